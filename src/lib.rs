@@ -5,12 +5,12 @@
 //! This facade re-exports the workspace crates so that one dependency gives the whole toolkit.
 //! Each crate is also usable on its own; `lmmr1-rewards` in particular has no ML dependencies.
 //!
-//! ```ignore
+//! ```
 //! let score = lmmr1::rewards::lmm_r1::math_reward(
 //!     "<think>6 times 7</think><answer>$42$</answer>",
 //!     "42",
 //! );
 //! assert_eq!(score.total, 1.5);
-//! ```ignore
+//! ```
 
 pub use lmmr1_rewards as rewards;

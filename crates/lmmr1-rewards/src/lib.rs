@@ -11,7 +11,7 @@
 //! * [`lmm_r1`]: LMM-R1's math reward (0.5 for format, 1.0 for a correct answer).
 //! * [`Reward`]: the trait that rewards and the trainer share.
 //!
-//! ```ignore
+//! ```
 //! use lmmr1_rewards::{lmm_r1, math};
 //!
 //! assert!(math::verify("$\\frac{1}{2}$", "The answer is $0.5$."));
@@ -19,12 +19,14 @@
 //!
 //! let score = lmm_r1::math_reward("<think>2+2</think><answer>$\\boxed{4}$</answer>", "4");
 //! assert_eq!((score.format, score.accuracy, score.total), (0.5, 1.0, 1.5));
-//! ```ignore
+//! ```
 //!
 //! Every entry point is total: any input, however long or malformed, returns a value (no panic)
 //! within a bounded time; see [`math::Limits`].
 
 pub mod format;
+pub mod lmm_r1;
+pub mod math;
 mod reward;
 
 pub use reward::{Reward, Score};

@@ -1,0 +1,1036 @@
+//! Answer extraction: finding the final answer in free text.
+//!
+//! Candidates come from patterns in priority groups (lower first), as in Math-Verify:
+//!
+//! | priority | LaTeX                                   | plain expression / number          |
+//! |----------|-----------------------------------------|------------------------------------|
+//! | 0        | `final answer is $X$. I hope`           | `final answer is X. I hope`        |
+//! | 50       | `final answer … is $X$`, `\boxed{X}`    | `final answer … is X`              |
+//! | 100      | `answer: … $X$`                          | `answer: … X` (after the last `=`) |
+//! | 200      | `answer … $X$`                           | `answer … X`                       |
+//! | 300      | any `$X$`, `\[X\]`, `\(X\)`, `\frac{a}{b}` | any anchored number or expression |
+//!
+//! Within the first group that has matches, matches are tried rightmost-end first; the first
+//! that parses wins. A LaTeX match is up to six environments joined by `,`/`and`/`or`, which
+//! become one set. The boxed priority and the anchor-free patterns are configurable.
+
+use super::expr::Expr;
+use super::latex;
+use super::normalize::{normalize, Boxed, NormConfig};
+use super::python;
+
+/// How LaTeX answers are found and normalized (Math-Verify's `LatexExtractionConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatexConfig {
+    /// Also match LaTeX environments with no anchor phrase before them.
+    pub try_without_anchor: bool,
+    /// Priority of `\boxed{}` matches (0 = before everything, 50 = default); `None` disables.
+    pub boxed_priority: Option<u32>,
+    /// Normalization applied to each match.
+    pub norm: NormConfig,
+}
+
+impl Default for LatexConfig {
+    fn default() -> Self {
+        Self {
+            try_without_anchor: true,
+            boxed_priority: Some(50),
+            norm: NormConfig::default(),
+        }
+    }
+}
+
+/// How plain numbers and expressions are found (Math-Verify's `ExprExtractionConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExprConfig {
+    /// Also match numbers and expressions with no anchor phrase before them.
+    pub try_without_anchor: bool,
+}
+
+impl Default for ExprConfig {
+    fn default() -> Self {
+        Self {
+            try_without_anchor: true,
+        }
+    }
+}
+
+/// What to do when the best match does not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ExtractionMode {
+    /// Give up after the first match of the first priority group that matches.
+    FirstMatch,
+    /// Try the next match, then the next group, until one parses.
+    #[default]
+    AnyMatch,
+}
+
+/// The extraction settings (Math-Verify's `parse` arguments).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExtractConfig {
+    /// LaTeX extraction, if enabled.
+    pub latex: Option<LatexConfig>,
+    /// Plain-expression extraction, if enabled.
+    pub expr: Option<ExprConfig>,
+    /// Fallback behaviour.
+    pub mode: ExtractionMode,
+}
+
+impl Default for ExtractConfig {
+    /// Math-Verify's `parse` defaults: LaTeX and plain expressions, any match.
+    fn default() -> Self {
+        Self {
+            latex: Some(LatexConfig::default()),
+            expr: Some(ExprConfig::default()),
+            mode: ExtractionMode::AnyMatch,
+        }
+    }
+}
+
+/// The result of extraction: the first parsed value and the first matched text.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Extracted {
+    /// The parsed answer, if any match parsed.
+    pub value: Option<Expr>,
+    /// The (normalized) text of the first match tried, parsed or not.
+    pub raw: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+struct Part {
+    start: usize,
+    end: usize,
+    /// Came from the plain `\boxed{…}` pattern (normalized with `boxed = last`).
+    boxed_group: bool,
+    percent: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Latex(Vec<Part>),
+    Number { text: String, percent: bool },
+    Expr(String),
+}
+
+#[derive(Debug, Clone)]
+struct Match {
+    start: usize,
+    end: usize,
+    kind: Kind,
+}
+
+/// Extracts the answer from `text`.
+pub fn extract(text: &str, cfg: &ExtractConfig) -> Extracted {
+    let mut groups: Vec<u32> = Vec::new();
+    if let Some(l) = &cfg.latex {
+        groups.extend([0, 50, 100, 200]);
+        if l.try_without_anchor {
+            groups.push(300);
+        }
+        if let Some(p) = l.boxed_priority {
+            groups.push(p);
+        }
+    }
+    if let Some(e) = &cfg.expr {
+        groups.extend([0, 50, 100, 200]);
+        if e.try_without_anchor {
+            groups.push(300);
+        }
+    }
+    groups.sort_unstable();
+    groups.dedup();
+
+    let scan = Scan::new(text);
+    let mut out = Extracted::default();
+    for prio in groups {
+        let mut matches = Vec::new();
+        if let Some(l) = &cfg.latex {
+            latex_matches(&scan, prio, l, &mut matches);
+        }
+        if let Some(e) = &cfg.expr {
+            expr_matches(&scan, prio, e, &mut matches);
+        }
+        if matches.is_empty() {
+            continue;
+        }
+        // Rightmost end first, then leftmost start; stable for equal keys.
+        matches.sort_by(|a, b| b.end.cmp(&a.end).then(a.start.cmp(&b.start)));
+        for m in &matches {
+            let (value, raw) = interpret(text, m, cfg.latex.as_ref());
+            if out.raw.is_none() && !raw.is_empty() {
+                out.raw = Some(raw);
+            }
+            if value.is_some() {
+                out.value = value;
+                return out;
+            }
+            if cfg.mode == ExtractionMode::FirstMatch {
+                break;
+            }
+        }
+        if cfg.mode == ExtractionMode::FirstMatch {
+            return out;
+        }
+    }
+    out
+}
+
+fn interpret(text: &str, m: &Match, latex_cfg: Option<&LatexConfig>) -> (Option<Expr>, String) {
+    match &m.kind {
+        Kind::Latex(parts) => {
+            let Some(lc) = latex_cfg else {
+                return (None, String::new());
+            };
+            let mut values = Vec::new();
+            let mut raws = Vec::new();
+            for p in parts {
+                let mut norm = lc.norm;
+                if p.boxed_group {
+                    norm.boxed = Boxed::Last;
+                }
+                let s = normalize(&text[p.start..p.end], &norm);
+                let v = parse_latex(&s).map(|e| {
+                    if p.percent {
+                        Expr::Percent(Box::new(e))
+                    } else {
+                        e
+                    }
+                });
+                values.push(v);
+                raws.push(s);
+            }
+            if values.len() > 1 && values.iter().all(Option::is_some) {
+                let mut items = Vec::new();
+                for v in values.into_iter().flatten() {
+                    match v {
+                        Expr::Set(inner) => items.extend(inner),
+                        other => items.push(other),
+                    }
+                }
+                return (Some(Expr::Set(items)), raws.join(" and "));
+            }
+            let first = values.into_iter().next().flatten();
+            (first, raws.into_iter().next().unwrap_or_default())
+        }
+        Kind::Number { text, percent } => {
+            let value = latex::number(text).ok().map(|e| {
+                if *percent {
+                    Expr::Percent(Box::new(e))
+                } else {
+                    e
+                }
+            });
+            (value, text.clone())
+        }
+        Kind::Expr(s) => (python::parse(&s.replace('\n', " ")), s.clone()),
+    }
+}
+
+/// Parses normalized LaTeX; if that fails and it is a chain `a = b = c`, the last part.
+pub fn parse_latex(s: &str) -> Option<Expr> {
+    let complex = treat_as_complex(s);
+    if let Ok(e) = latex::parse(s, complex) {
+        return Some(e);
+    }
+    let last = last_equation_part(s);
+    if last != s {
+        return latex::parse(last, treat_as_complex(last)).ok();
+    }
+    None
+}
+
+/// For `a = b = c` without commas or semicolons, `c`.
+fn last_equation_part(s: &str) -> &str {
+    if s.contains(',') || s.contains(';') {
+        return s;
+    }
+    let b = s.as_bytes();
+    let splits: Vec<usize> = (0..b.len())
+        .filter(|&i| b[i] == b'=' && !(i > 0 && matches!(b[i - 1], b'\\' | b'<' | b'!' | b'>')))
+        .collect();
+    if splits.len() >= 2 {
+        return &s[splits[splits.len() - 1] + 1..];
+    }
+    s
+}
+
+/// Whether `i` should be the imaginary unit (Math-Verify's `should_treat_as_complex`).
+fn treat_as_complex(s: &str) -> bool {
+    const MARKERS: &[&str] = &[
+        "\\mathbb{C}",
+        "\\text{i}",
+        "\\mathrm{i}",
+        "\\det",
+        "\\operatorname{tr}",
+        "\\operatorname{rank}",
+        "\\text{rank}",
+        "\\arg{",
+        "\\Re{",
+        "\\Im{",
+        "\\operatorname{Re}",
+        "\\operatorname{Im}",
+        "\\text{Re}",
+        "\\text{Im}",
+    ];
+    if MARKERS.iter().any(|m| s.contains(m)) {
+        return true;
+    }
+    let b = s.as_bytes();
+    let word = |i: usize| {
+        b.get(i)
+            .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
+    };
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'i' && !word(i + 1) {
+            // `\i` or a standalone `i`.
+            if i == 0 || !word(i - 1) {
+                return true;
+            }
+        }
+        if c == b'\\' && s[i + 1..].starts_with("imath") && !word(i + 6) {
+            return true;
+        }
+    }
+    false
+}
+
+// ---------------------------------------------------------------------------------------
+// LaTeX environments.
+
+/// One environment found at a position: content range and end of the whole match.
+struct Env {
+    content: (usize, usize),
+    end: usize,
+}
+
+fn prev_byte(b: &[u8], i: usize) -> Option<u8> {
+    i.checked_sub(1).map(|j| b[j])
+}
+
+/// The text with precomputed "next closer" tables, so that finding an environment's end is
+/// O(1) and scanning a whole text for environments stays linear.
+struct Scan<'a> {
+    t: &'a str,
+    /// Per byte `i`: the first `j >= i` holding `$$`, `\\]`, `\\)` and a newline
+    /// (`u32::MAX` when none); built on first use.
+    next: std::cell::OnceCell<Vec<[u32; 4]>>,
+    /// The text with ASCII letters lowercased (same byte offsets), for anchor search.
+    lower: String,
+    /// Offsets of every "answer" in `lower` (all anchors contain the word).
+    answers: Vec<usize>,
+}
+
+const DD: usize = 0;
+const BRACKET: usize = 1;
+const PAREN: usize = 2;
+const NL: usize = 3;
+
+impl<'a> Scan<'a> {
+    fn new(t: &'a str) -> Self {
+        let lower = t.to_ascii_lowercase();
+        let answers = lower.match_indices("answer").map(|(i, _)| i).collect();
+        Self {
+            t,
+            next: std::cell::OnceCell::new(),
+            lower,
+            answers,
+        }
+    }
+
+    fn closers(&self) -> &[[u32; 4]] {
+        self.next.get_or_init(|| {
+            let b = self.t.as_bytes();
+            let n = b.len();
+            let mut next = vec![[u32::MAX; 4]; n + 2];
+            for i in (0..n).rev() {
+                let pair = |c: u8, d: u8| b[i] == c && b.get(i + 1) == Some(&d);
+                let mut row = next[i + 1];
+                if pair(b'$', b'$') {
+                    row[DD] = i as u32;
+                }
+                if pair(b'\\', b']') {
+                    row[BRACKET] = i as u32;
+                }
+                if pair(b'\\', b')') {
+                    row[PAREN] = i as u32;
+                }
+                if b[i] == b'\n' {
+                    row[NL] = i as u32;
+                }
+                next[i] = row;
+            }
+            next
+        })
+    }
+
+    /// The first `kind` closer at or after `i`, if any.
+    fn next(&self, kind: usize, i: usize) -> Option<usize> {
+        let j = self.closers().get(i)?[kind];
+        (j != u32::MAX).then_some(j as usize)
+    }
+}
+
+/// Tries each environment form at `pos`, in Math-Verify's order.
+fn env_at(s: &Scan, pos: usize, plain: bool) -> Option<Env> {
+    let t = s.t;
+    let b = t.as_bytes();
+    let c = *b.get(pos)?;
+    if !(c == b'$' || c == b'\\' || c == b'-' || c.is_ascii_whitespace()) {
+        return None;
+    }
+    let rest = &t[pos..];
+    let prev = prev_byte(b, pos);
+    // $$ … $$ (may span lines; the content has no `$$` and at least one character).
+    if rest.starts_with("$$") && prev != Some(b'\\') {
+        let cs = pos + 2;
+        let starts_with_pair = b.get(cs) == Some(&b'$') && b.get(cs + 1) == Some(&b'$');
+        if cs < b.len() && !starts_with_pair {
+            if let Some(j) = s.next(DD, cs + 1).filter(|&j| b[j - 1] != b'\\') {
+                return Some(Env {
+                    content: (cs, j),
+                    end: j + 2,
+                });
+            }
+        }
+    }
+    // \[ … \]
+    if rest.starts_with("\\[") && prev != Some(b'\\') {
+        let cs = pos + 2;
+        if let Some(j) = s.next(BRACKET, cs).filter(|&j| j > cs && b[j - 1] != b'\\') {
+            return Some(Env {
+                content: (cs, j),
+                end: j + 2,
+            });
+        }
+    }
+    // $ … $ (one line; not after a backslash or digit).
+    if rest.starts_with('$') && !matches!(prev, Some(b'\\') | Some(b'0'..=b'9')) {
+        let cs = pos + 1;
+        let mut i = cs;
+        while i < b.len() {
+            match b[i] {
+                b'\n' => break,
+                b'$' => {
+                    if i > cs && b[i - 1] != b'\\' {
+                        return Some(Env {
+                            content: (cs, i),
+                            end: i + 1,
+                        });
+                    }
+                    break;
+                }
+                b'\\' if b.get(i + 1) == Some(&b'$') => i += 2,
+                _ => i += 1,
+            }
+        }
+    }
+    // \( … \) (one line).
+    if rest.starts_with("\\(") && prev != Some(b'\\') {
+        let cs = pos + 2;
+        let no_newline = |j: usize| s.next(NL, cs).is_none_or(|nl| nl > j);
+        if let Some(j) = s
+            .next(PAREN, cs)
+            .filter(|&j| j > cs && no_newline(j) && b[j - 1] != b'\\')
+        {
+            return Some(Env {
+                content: (cs, j),
+                end: j + 2,
+            });
+        }
+    }
+    // <space>[ … ]<space>
+    if rest.starts_with(|c: char| c.is_whitespace()) {
+        let w = rest.chars().next().map_or(1, char::len_utf8);
+        if t[pos + w..].starts_with('[') {
+            let cs = pos + w + 1;
+            let mut i = cs;
+            while i < b.len() && !matches!(b[i], b'\n' | b'[' | b']') {
+                i += 1;
+            }
+            if i < b.len() && b[i] == b']' && i > cs {
+                if let Some(c) = t[i + 1..].chars().next() {
+                    if c.is_whitespace() {
+                        return Some(Env {
+                            content: (cs, i),
+                            end: i + 1 + c.len_utf8(),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // A bare \frac{a}{b} of two plain numbers.
+    if plain {
+        let (s0, r) = match rest.strip_prefix('-') {
+            Some(r) => (pos, r),
+            None => (pos, rest),
+        };
+        if let Some(r) = r.strip_prefix("\\frac{") {
+            if let Some(r) = simple_number(r).and_then(|r| r.strip_prefix("}{")) {
+                if let Some(r) = simple_number(r).and_then(|r| r.strip_prefix('}')) {
+                    let end = t.len() - r.len();
+                    return Some(Env {
+                        content: (s0, end),
+                        end,
+                    });
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `-?\d+(?:[.,]\d+)?` at the start of `s`; returns the rest.
+fn simple_number(s: &str) -> Option<&str> {
+    let s = s.strip_prefix('-').unwrap_or(s);
+    let n = s.bytes().take_while(u8::is_ascii_digit).count();
+    if n == 0 {
+        return None;
+    }
+    let s = &s[n..];
+    if let Some(r) = s.strip_prefix(['.', ',']) {
+        let m = r.bytes().take_while(u8::is_ascii_digit).count();
+        if m > 0 {
+            return Some(&r[m..]);
+        }
+    }
+    Some(s)
+}
+
+/// An optional percent suffix after an environment: `\s*(\\?%|percent|pct)`.
+fn percent_after(t: &str, pos: usize) -> Option<usize> {
+    let rest = &t[pos..];
+    let r = rest.trim_start();
+    for p in ["\\%", "%", "Percent", "percent", "Pct", "pct"] {
+        if let Some(x) = r.strip_prefix(p) {
+            return Some(t.len() - x.len());
+        }
+    }
+    None
+}
+
+/// A joined run of environments starting at `pos` (`ENV (sep ENV){0,5}`), or `None`.
+fn envs_at(s: &Scan, pos: usize, boxed_ctx: bool) -> Option<(usize, Vec<Part>)> {
+    let t = s.t;
+    let one = |p: usize| -> Option<(Part, usize)> {
+        let env = env_at(s, p, !boxed_ctx)?;
+        let (cs, ce) = env.content;
+        if boxed_ctx && !contains_boxed(&t[cs..ce]) {
+            return None;
+        }
+        let (end, percent) = match percent_after(t, env.end) {
+            Some(e) => (e, true),
+            None => (env.end, false),
+        };
+        Some((
+            Part {
+                start: cs,
+                end: ce,
+                boxed_group: false,
+                percent,
+            },
+            end,
+        ))
+    };
+    let (first, mut end) = one(pos)?;
+    let mut parts = vec![first];
+    for _ in 0..5 {
+        let Some(next) = separator_then(t, end) else {
+            break;
+        };
+        match one(next) {
+            Some((p, e)) => {
+                parts.push(p);
+                end = e;
+            }
+            None => break,
+        }
+    }
+    Some((end, parts))
+}
+
+fn contains_boxed(s: &str) -> bool {
+    s.match_indices("\\boxed{").any(|(i, _)| {
+        let r = &s[i + 7..];
+        r.find('}').is_some_and(|j| j > 0)
+    })
+}
+
+/// After `\s*(,?and|,?or|,)\s*`, the position of the next environment.
+fn separator_then(t: &str, pos: usize) -> Option<usize> {
+    let r = t[pos..].trim_start();
+    let r = if let Some(x) = r.strip_prefix(",and").or(r.strip_prefix(",or")) {
+        x
+    } else if let Some(x) = r.strip_prefix("and").or(r.strip_prefix("or")) {
+        x
+    } else {
+        r.strip_prefix(',')?
+    };
+    let r = r.trim_start();
+    let p = t.len() - r.len();
+    // The separator's trailing `\s*` is greedy, but `<space>[` needs its space back.
+    if r.starts_with('[') && p > pos && t[..p].ends_with(|c: char| c.is_whitespace()) {
+        let w = t[..p].chars().next_back().map_or(1, char::len_utf8);
+        return Some(p - w);
+    }
+    Some(p)
+}
+
+/// Byte offsets of up to `max` characters after `pos`, nearest first, as lazy `.{0,max}?`.
+fn offsets(t: &str, pos: usize, max: usize, dotall: bool) -> Vec<usize> {
+    let mut out = vec![pos];
+    for (i, c) in t[pos..].char_indices().take(max) {
+        if !dotall && c == '\n' {
+            break;
+        }
+        out.push(pos + i + c.len_utf8());
+    }
+    out
+}
+
+fn latex_matches(scan: &Scan, prio: u32, cfg: &LatexConfig, out: &mut Vec<Match>) {
+    let t = scan.t;
+    if cfg.boxed_priority == Some(prio) {
+        boxed_matches(scan, out);
+    }
+    match prio {
+        0 => anchored(scan, out, "final answer is", |t, p| {
+            let r = &t[p..];
+            let r = r.strip_prefix(':').unwrap_or(r);
+            let q = t.len() - r.trim_start().len();
+            let (end, parts) = envs_at(scan, q, false)?;
+            let r = &t[end..];
+            let r = r.strip_prefix('.').unwrap_or(r);
+            let r = match r.chars().next() {
+                Some(c) if c.is_whitespace() => &r[c.len_utf8()..],
+                _ => r,
+            };
+            r.starts_with("I hope")
+                .then(|| (t.len() - r.len() + 6, Kind::Latex(parts)))
+        }),
+        50 => anchored(scan, out, "final answer", |t, p| {
+            for q in offsets(t, p, 100, true) {
+                let r = &t[q..];
+                let ws = r.len() - r.trim_start().len();
+                if ws == 0 {
+                    continue;
+                }
+                let Some(r) = r.trim_start().strip_prefix("is") else {
+                    continue;
+                };
+                let r = r.strip_prefix(':').unwrap_or(r);
+                let s = t.len() - r.trim_start().len();
+                if let Some((end, parts)) = envs_at(scan, s, false) {
+                    return Some((end, Kind::Latex(parts)));
+                }
+            }
+            None
+        }),
+        100 | 200 => anchored(scan, out, "answer", |t, p| {
+            let p = if prio == 100 {
+                p + usize::from(t[p..].starts_with(':'))
+            } else {
+                p
+            };
+            if prio == 100 && !t[..p].ends_with(':') {
+                return None;
+            }
+            for q in offsets(t, p, 50, true) {
+                if let Some((end, parts)) = envs_at(scan, q, false) {
+                    return Some((end, Kind::Latex(parts)));
+                }
+            }
+            None
+        }),
+        300 if cfg.try_without_anchor => {
+            let mut pos = 0;
+            while pos < t.len() {
+                if let Some((end, parts)) = envs_at(scan, pos, false) {
+                    out.push(Match {
+                        start: pos,
+                        end,
+                        kind: Kind::Latex(parts),
+                    });
+                    pos = end.max(pos + 1);
+                } else {
+                    pos += t[pos..].chars().next().map_or(1, char::len_utf8);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `\boxed{…}` matches: environments containing a box, and the greedy `\boxed{.+}`.
+fn boxed_matches(scan: &Scan, out: &mut Vec<Match>) {
+    let t = scan.t;
+    let Some(first) = t.find("\\boxed{") else {
+        return;
+    };
+    // Environments that contain a box (normalized with `boxed = all`).
+    let mut pos = 0;
+    while pos < t.len() {
+        if let Some((end, parts)) = envs_at(scan, pos, true) {
+            out.push(Match {
+                start: pos,
+                end,
+                kind: Kind::Latex(parts),
+            });
+            pos = end.max(pos + 1);
+        } else {
+            pos += t[pos..].chars().next().map_or(1, char::len_utf8);
+        }
+    }
+    // `\boxed{.+}`: from the first box to the last `}` (normalized with `boxed = last`).
+    if let Some(last) = t.rfind('}') {
+        if last > first + 7 {
+            out.push(Match {
+                start: first,
+                end: last + 1,
+                kind: Kind::Latex(vec![Part {
+                    start: first,
+                    end: last + 1,
+                    boxed_group: true,
+                    percent: false,
+                }]),
+            });
+        }
+    }
+}
+
+/// Runs `body` after every non-overlapping case-insensitive occurrence of `anchor`.
+fn anchored(
+    scan: &Scan,
+    out: &mut Vec<Match>,
+    anchor: &str,
+    body: impl Fn(&str, usize) -> Option<(usize, Kind)>,
+) {
+    let mut from = 0;
+    let t = scan.t;
+    let offset = anchor.find("answer").unwrap_or(0);
+    for &p in &scan.answers {
+        let Some(a) = p.checked_sub(offset) else {
+            continue;
+        };
+        if a < from || !scan.lower.as_bytes()[a..].starts_with(anchor.as_bytes()) {
+            continue;
+        }
+        match body(t, a + anchor.len()) {
+            Some((end, kind)) => {
+                out.push(Match {
+                    start: a,
+                    end,
+                    kind,
+                });
+                from = end.max(a + 1);
+            }
+            None => from = a + 1,
+        }
+        if !t.is_char_boundary(from) {
+            from = (from..t.len())
+                .find(|&i| t.is_char_boundary(i))
+                .unwrap_or(t.len());
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain numbers and expressions.
+
+/// Longest plain expression considered (bounds the work on long runs of digits and spaces).
+const MAX_EXPR_LEN: usize = 512;
+
+const CURRENCY: &str = "$€£¥₹₽₪₩₫฿₡₢₣₤₥₦₧₨₭₮₯₰₱₲₳₴₵₶₷₸₺₻₼₾₿";
+
+fn is_expr_char(c: char) -> bool {
+    c.is_ascii_digit() || c == '.' || c.is_whitespace() || is_op(c)
+}
+
+fn is_op(c: char) -> bool {
+    matches!(c, '+' | '-' | '*' | '×' | '/' | '^' | '(' | ')' | '÷')
+}
+
+/// The anchor before a number or expression: start of text, or a space or `=` (consumed),
+/// then an optional `**`. Returns the position after it.
+fn prefix_at(t: &str, pos: usize) -> Option<usize> {
+    let p = if pos == 0 && !t.starts_with(|c: char| c.is_whitespace() || c == '=') {
+        0
+    } else {
+        let c = t[pos..].chars().next()?;
+        if !(c.is_whitespace() || c == '=') {
+            if pos == 0 {
+                0
+            } else {
+                return None;
+            }
+        } else {
+            pos + c.len_utf8()
+        }
+    };
+    Some(if t[p..].starts_with("**") { p + 2 } else { p })
+}
+
+/// `expr_with_anchors` body at `p` (after the prefix): returns (end, expr text).
+fn expr_body(t: &str, p: usize) -> Option<(usize, String)> {
+    let b = t.as_bytes();
+    let mut i = p;
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'(') {
+        i += 1;
+    }
+    if b.get(i) == Some(&b'-') {
+        i += 1;
+    }
+    if !b.get(i).is_some_and(u8::is_ascii_digit) {
+        return None;
+    }
+    let body_start = i + 1;
+    // Maximal run of expression characters.
+    let mut ends = vec![body_start];
+    for (k, c) in t[body_start..].char_indices() {
+        if !is_expr_char(c) || k >= MAX_EXPR_LEN {
+            break;
+        }
+        ends.push(body_start + k + c.len_utf8());
+    }
+    // Greedy: try the longest end first; an operator must be followed by at least one char.
+    let first_op_end = t[body_start..*ends.last()?]
+        .char_indices()
+        .find(|&(_, c)| is_op(c))
+        .map(|(k, c)| body_start + k + c.len_utf8())?;
+    for &e in ends.iter().rev() {
+        if e <= first_op_end {
+            break;
+        }
+        if suffix_ok(t, e) {
+            return Some((e, t[p..e].to_string()));
+        }
+    }
+    None
+}
+
+fn suffix_ok(t: &str, pos: usize) -> bool {
+    let r = &t[pos..];
+    let r = r.strip_prefix("**").unwrap_or(r);
+    match r.chars().next() {
+        None => true,
+        Some(c) => matches!(c, '.' | ',' | ':' | ')' | '$') || c.is_whitespace(),
+    }
+}
+
+/// `number_re` at `p` (after prefix and optional currency): (end, normalized text, percent).
+fn number_body(t: &str, p: usize) -> Option<(usize, String, bool)> {
+    let b = t.as_bytes();
+    if p > 0 && b[p - 1].is_ascii_digit() {
+        return None;
+    }
+    let digits = |i: usize| b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let neg = usize::from(b.get(p) == Some(&b'-'));
+    let q = p + neg;
+    let (int_end, dec): (usize, Option<(usize, usize)>) = 'm: {
+        // Thousands separators: [1-9]\d{0,2}([ ,]\d{3})+ (.\d+)?
+        if b.get(q).is_some_and(|c| (b'1'..=b'9').contains(c)) {
+            let n = digits(q);
+            for lead in (1..=n.min(3)).rev() {
+                let mut i = q + lead;
+                let mut groups = 0;
+                while i + 3 < b.len() + 1
+                    && matches!(b.get(i), Some(b' ') | Some(b','))
+                    && b.get(i + 1..i + 4)
+                        .is_some_and(|g| g.iter().all(u8::is_ascii_digit))
+                {
+                    i += 4;
+                    groups += 1;
+                }
+                if groups > 0 {
+                    let dec = (b.get(i) == Some(&b'.') && digits(i + 1) > 0)
+                        .then(|| (i, i + 1 + digits(i + 1)));
+                    break 'm (i, dec);
+                }
+            }
+        }
+        let n = digits(q);
+        if n > 0 {
+            let e = q + n;
+            if matches!(b.get(e), Some(b'.') | Some(b',')) && digits(e + 1) > 0 {
+                break 'm (e, Some((e, e + 1 + digits(e + 1))));
+            }
+            break 'm (e, None);
+        }
+        if neg == 0 && b.get(q) == Some(&b'.') && digits(q + 1) > 0 {
+            break 'm (q, Some((q, q + 1 + digits(q + 1))));
+        }
+        return None;
+    };
+    let mut int: String = t[p..int_end]
+        .chars()
+        .filter(|c| *c != ',' && *c != ' ')
+        .collect();
+    let sign = int.starts_with('-');
+    let mag = int
+        .trim_start_matches('-')
+        .trim_start_matches('0')
+        .to_string();
+    // Python's `lstrip("0")` leaves "-0…" alone.
+    if !sign {
+        int = if mag.is_empty() { "0".into() } else { mag };
+    }
+    let mut end = int_end;
+    let mut text = int;
+    if let Some((ds, de)) = dec {
+        text.push('.');
+        text.push_str(&t[ds + 1..de]);
+        end = de;
+    }
+    if sign && text.len() > 400 || text.len() > 400 {
+        return None;
+    }
+    // Percent suffix.
+    let r = &t[end..];
+    let r1 = r.trim_start();
+    let mut percent = false;
+    for p in [
+        "%",
+        "Percent",
+        "percent",
+        "Percentage",
+        "percentage",
+        "Pct",
+        "pct",
+    ] {
+        if let Some(x) = r1.strip_prefix(p) {
+            end = t.len() - x.len();
+            percent = true;
+            break;
+        }
+    }
+    Some((end, text, percent))
+}
+
+/// Expression-or-number at `pos` (prefix included), expression first.
+fn expr_or_number_at(t: &str, pos: usize) -> Option<(usize, Kind)> {
+    let p = prefix_at(t, pos)?;
+    if let Some((end, s)) = expr_body(t, p) {
+        return Some((end, Kind::Expr(s)));
+    }
+    let q = match t[p..].chars().next() {
+        Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
+        _ => p,
+    };
+    number_body(t, q).map(|(end, text, percent)| (end, Kind::Number { text, percent }))
+}
+
+fn expr_matches(scan: &Scan, prio: u32, cfg: &ExprConfig, out: &mut Vec<Match>) {
+    let t = scan.t;
+    match prio {
+        0 => anchored(scan, out, "final answer is", |t, p| {
+            let r = &t[p..];
+            let r = r.strip_prefix(':').unwrap_or(r);
+            let s = t.len() - r.trim_start().len();
+            // `\s*` is greedy, but the prefix may need the last space back.
+            let starts = [s, s.saturating_sub(1).max(p)];
+            for q in starts {
+                if let Some((end, kind)) = expr_or_number_at(t, q) {
+                    let r = &t[end..];
+                    let r = r.strip_prefix('.').unwrap_or(r);
+                    let r = match r.chars().next() {
+                        Some(c) if c.is_whitespace() => &r[c.len_utf8()..],
+                        _ => r,
+                    };
+                    if r.starts_with("I hope") {
+                        return Some((t.len() - r.len() + 6, kind));
+                    }
+                }
+            }
+            None
+        }),
+        50 => anchored(scan, out, "final answer", |t, p| {
+            for q in offsets(t, p, 100, false) {
+                let r = &t[q..];
+                let ws = r.len() - r.trim_start().len();
+                if ws == 0 {
+                    continue;
+                }
+                let Some(r) = r.trim_start().strip_prefix("is") else {
+                    continue;
+                };
+                let r = r.strip_prefix(':').unwrap_or(r);
+                if let Some(m) = expr_or_number_at(t, t.len() - r.len()) {
+                    return Some(m);
+                }
+            }
+            None
+        }),
+        100 | 200 => anchored(scan, out, "answer", |t, p| {
+            let p = if prio == 100 {
+                if !t[p..].starts_with(':') {
+                    return None;
+                }
+                p + 1
+            } else {
+                p
+            };
+            let not_followed_by_eq = |end: usize| !t[end..].trim_start().starts_with('=');
+            // `.{0,100}=\s*` (greedy: the last `=` within reach) …
+            let reach = offsets(t, p, 100, false);
+            for &q in reach.iter().rev() {
+                if q > p && t[..q].ends_with('=') {
+                    let s = q - 1;
+                    let after = t.len() - t[q..].trim_start().len();
+                    for start in [after, s] {
+                        if let Some((end, kind)) = expr_or_number_at(t, start) {
+                            if not_followed_by_eq(end) {
+                                return Some((end, kind));
+                            }
+                        }
+                    }
+                }
+            }
+            // … or `.{0,50}?` (lazy).
+            for q in offsets(t, p, 50, false) {
+                if let Some((end, kind)) = expr_or_number_at(t, q) {
+                    if not_followed_by_eq(end) {
+                        return Some((end, kind));
+                    }
+                }
+            }
+            None
+        }),
+        300 if cfg.try_without_anchor => {
+            for expr in [true, false] {
+                let mut pos = 0;
+                while pos < t.len() {
+                    let found = prefix_at(t, pos).and_then(|p| {
+                        if expr {
+                            expr_body(t, p).map(|(e, s)| (e, Kind::Expr(s)))
+                        } else {
+                            let q = match t[p..].chars().next() {
+                                Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
+                                _ => p,
+                            };
+                            number_body(t, q)
+                                .map(|(e, text, percent)| (e, Kind::Number { text, percent }))
+                        }
+                    });
+                    match found {
+                        Some((end, kind)) => {
+                            out.push(Match {
+                                start: pos,
+                                end,
+                                kind,
+                            });
+                            pos = end.max(pos + 1);
+                        }
+                        None => pos += t[pos..].chars().next().map_or(1, char::len_utf8),
+                    }
+                    while !t.is_char_boundary(pos) {
+                        pos += 1;
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

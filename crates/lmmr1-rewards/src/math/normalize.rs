@@ -1,0 +1,980 @@
+//! LaTeX normalization before parsing, following `latex2sympy2_extended.normalize_latex`
+//! (the normalizer Math-Verify runs on every extracted answer): boxed-content extraction,
+//! basic command clean-up, unit stripping, small formatting fixes and malformed-operator fixes.
+
+/// Which normalization groups run (Math-Verify's `NormalizationConfig`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NormConfig {
+    /// `\left`/`\right`, `\mathrm`→`\text`, `\dfrac`→`\frac`, `and`/`or`→`,`, `$` removal, …
+    pub basic_latex: bool,
+    /// Strip a trailing `\text{…}` and trailing unit words.
+    pub units: bool,
+    /// Fix `\frac12`, `\sqrt3`, `^(..)`, `a/b` of integers.
+    pub malformed_operators: bool,
+    /// Leading `.` → `0.`, and `0.5` → `\frac{1}{2}`.
+    pub nits: bool,
+    /// Which `\boxed{}` contents to keep.
+    pub boxed: Boxed,
+}
+
+/// How `\boxed{}` contents are extracted before parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Boxed {
+    /// All boxes, joined by commas.
+    All,
+    /// The last box, plus earlier ones close to it and separated by `,`/`and`/`or`/`;`.
+    Last,
+    /// Leave boxes alone.
+    None,
+}
+
+impl Default for NormConfig {
+    /// Math-Verify's default for LaTeX extraction.
+    fn default() -> Self {
+        Self {
+            basic_latex: true,
+            units: true,
+            malformed_operators: true,
+            nits: true,
+            boxed: Boxed::All,
+        }
+    }
+}
+
+/// Normalizes an extracted LaTeX answer.
+pub fn normalize(text: &str, cfg: &NormConfig) -> String {
+    let mut t = match cfg.boxed {
+        Boxed::All => extract_boxed(text, false),
+        Boxed::Last => extract_boxed(text, true),
+        Boxed::None => text.to_string(),
+    };
+    if cfg.basic_latex {
+        t = basic_latex(&t);
+    }
+    if cfg.units {
+        t = strip_units(&t);
+    }
+    if cfg.nits {
+        if t.starts_with('.') {
+            t.insert(0, '0');
+        }
+        if t == "0.5" {
+            t = "\\frac{1}{2}".to_string();
+        }
+    }
+    if cfg.malformed_operators {
+        t = fix_malformed_operators(&t);
+    }
+    t
+}
+
+/// The contents of `\boxed{…}` / `\fbox{…}`, scanning right to left (see [`Boxed`]).
+pub fn extract_boxed(text: &str, last: bool) -> String {
+    let b = text.as_bytes();
+    let mut results: Vec<&str> = Vec::new();
+    let mut current = text.len();
+    let mut max_pos = text.len();
+    let mut last_start: Option<usize> = None;
+    loop {
+        let boxed = text[..current].rfind("\\boxed");
+        let fbox = text[..current].rfind("\\fbox");
+        let (start, cmd_len) = match (boxed, fbox) {
+            (None, None) => break,
+            (Some(x), Some(y)) if y > x => (y, 5),
+            (Some(x), _) => (x, 6),
+            (None, Some(y)) => (y, 5),
+        };
+        let mut next = start + cmd_len;
+        while next < max_pos && b[next].is_ascii_whitespace() {
+            next += 1;
+        }
+        if next >= max_pos {
+            break;
+        }
+        if b[next] != b'{' {
+            if results.is_empty() {
+                results.push(&text[next..]);
+            }
+            break;
+        }
+        let Some(close) = matching_brace(b, next, max_pos) else {
+            if results.is_empty() {
+                results.push(&text[next..]);
+            }
+            break;
+        };
+        let content = text[next + 1..close].trim();
+        if last {
+            if let Some(ls) = last_start {
+                let between = &text[(close + 1).min(ls)..ls];
+                let prev = results.last().copied().unwrap_or("");
+                let close_enough = between.chars().count() < 10
+                    || (content != prev && between.chars().count() < 70 && has_separator(between));
+                if !close_enough {
+                    break;
+                }
+            }
+        }
+        if results.last() != Some(&content) {
+            results.push(content);
+        }
+        last_start = Some(start);
+        max_pos = start;
+        current = start;
+    }
+    if results.is_empty() {
+        return text.to_string();
+    }
+    results.reverse();
+    results.join(",")
+}
+
+/// Index of the `}` matching the `{` at `open`, searching below `max`.
+pub fn matching_brace(b: &[u8], open: usize, max: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (i, &c) in b.iter().enumerate().take(max).skip(open) {
+        match c {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn has_separator(s: &str) -> bool {
+    s.contains(',') || s.contains(';') || has_word(s, "and") || has_word(s, "or")
+}
+
+fn is_word_char(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+fn has_word(s: &str, w: &str) -> bool {
+    s.match_indices(w).any(|(i, _)| {
+        let before = s[..i].chars().next_back();
+        let after = s[i + w.len()..].chars().next();
+        !before.is_some_and(is_word_char) && !after.is_some_and(is_word_char)
+    })
+}
+
+const LEFT_DELIMS: &[&str] = &[
+    "\\{",
+    "{",
+    "\\|",
+    "|",
+    "[",
+    "(",
+    "\\rbracl",
+    "\\lgroup",
+    "\\lbrace",
+    "\\lbrack",
+    "\\vert",
+    "\\lvert",
+    "\\lceil",
+    "\\lfloor",
+    "\\langle",
+    "\\llcorner",
+    "\\ulcorner",
+];
+const RIGHT_DELIMS: &[&str] = &[
+    "\\}",
+    "}",
+    "\\|",
+    "|",
+    "]",
+    ")",
+    "\\rbrack",
+    "\\rgroup",
+    "\\rbrace",
+    "\\vert",
+    "\\rvert",
+    "\\rceil",
+    "\\rfloor",
+    "\\rangle",
+    "\\lrcorner",
+    "\\urcorner",
+];
+
+/// Removes `\left`/`\right` (and `\mleft`/`\mright`) in front of a delimiter.
+fn strip_left_right(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        let rest = &t[i..];
+        let mut skipped = false;
+        for (cmd, delims) in [
+            ("\\left", LEFT_DELIMS),
+            ("\\mleft", LEFT_DELIMS),
+            ("\\right", RIGHT_DELIMS),
+            ("\\mright", RIGHT_DELIMS),
+        ] {
+            if let Some(after) = rest.strip_prefix(cmd) {
+                if delims.iter().any(|d| after.starts_with(d)) {
+                    i += cmd.len();
+                    skipped = true;
+                    break;
+                }
+            }
+        }
+        if !skipped {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+fn prev_char(s: &str, i: usize) -> Option<char> {
+    s[..i].chars().next_back()
+}
+
+fn basic_latex(text: &str) -> String {
+    if !text.contains([
+        '\\', '$', '"', '\'', '\n', '\t', '{', '~', ',', 'a', 'o', 'i', 'p', 's', '.',
+    ]) {
+        return text.to_string();
+    }
+    let t = if text.contains("\\mathrm{") || text.contains("\\rm") || text.contains("matrix") {
+        text.replace("\\mathrm{T}", "T")
+            .replace("\\mathrm{d}", "d")
+            .replace("{\\rm d}", "d")
+            .replace("\\left[\\begin{matrix}", "\\begin{bmatrix}")
+            .replace("\\end{matrix}\\right]", "\\end{bmatrix}")
+    } else {
+        text.to_string()
+    };
+    let t = if t.contains("left") || t.contains("right") {
+        strip_left_right(&t)
+    } else {
+        t
+    };
+    let t = remove_tokens(&t);
+    let t = replace_in_latex(&t);
+    let t = if t.contains(['\n', '\t']) {
+        t.replace(['\n', '\t'], " ")
+    } else {
+        t
+    };
+    if t.contains("matrix") || !t.contains("\\\\") {
+        return t;
+    }
+    // `\\frac` → `\frac` (a doubled backslash before a command name).
+    let mut out = String::with_capacity(t.len());
+    let mut chars = t.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\'
+            && t[i + 1..].starts_with('\\')
+            && t[i + 2..].starts_with(|ch: char| ch.is_ascii_alphabetic())
+        {
+            chars.next();
+            out.push('\\');
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Removes `\mathrm{th}`, `\!`, empty `\text{}`, dollar signs, quotes and `\displaystyle`.
+fn remove_tokens(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    while i < t.len() {
+        let rest = &t[i..];
+        if !matches!(rest.as_bytes()[0], b'\\' | b'$' | b'"' | b'\'') {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("\\mathrm{th}") {
+            i = t.len() - r.len();
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("\\!") {
+            i = t.len() - r.trim_start().len();
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("\\text") {
+            let r2 = r.trim_start();
+            if let Some(r3) = r2.strip_prefix('{') {
+                let r4 = r3.trim_start();
+                if let Some(r5) = r4.strip_prefix('}') {
+                    i = t.len() - r5.len();
+                    continue;
+                }
+            }
+        }
+        if let Some(r) = rest.strip_prefix("\\$") {
+            i = t.len() - r.len();
+            continue;
+        }
+        if let Some(r) = rest.strip_prefix("\\displaystyle") {
+            i = t.len() - r.len();
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        if c == '$' || ((c == '"' || c == '\'') && prev_char(t, i) != Some('\\')) {
+            i += 1;
+            continue;
+        }
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+fn is_ascii_letter(c: Option<char>) -> bool {
+    c.is_some_and(|c| c.is_ascii_alphabetic())
+}
+
+/// The alternation of replacements in `normalize_latex`, applied in one left-to-right pass.
+fn replace_in_latex(t: &str) -> String {
+    let mut out = String::with_capacity(t.len() + 8);
+    let mut i = 0;
+    let ws_len = |s: &str| s.len() - s.trim_start().len();
+    while i < t.len() {
+        let rest = &t[i..];
+        let first = rest.as_bytes()[0];
+        // Only these bytes can start a replacement.
+        if !(first.is_ascii_whitespace()
+            || matches!(
+                first,
+                b'\\' | b'{' | b'~' | b',' | b'a' | b'o' | b'i' | b'p'
+            ))
+        {
+            let c = rest.chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let prev = prev_char(t, i);
+        // (replacement, consumed bytes)
+        let hit: Option<(&str, usize)> = (|| {
+            for (pat, rep) in [
+                ("\\mathrm", "\\text"),
+                ("\\mathit", "\\text"),
+                ("\\mathbf", "\\text"),
+                ("\\textnormal", "\\text"),
+                ("\\textbf", "\\text"),
+                ("\\textit", "\\text"),
+                ("\\textrm", "\\text"),
+                ("\\dfrac", "\\frac"),
+                ("\\tfrac", "\\frac"),
+                ("\\cfrac", "\\frac"),
+            ] {
+                if rest.starts_with(pat) {
+                    return Some((rep, pat.len()));
+                }
+            }
+            let first = rest.chars().next()?;
+            if first.is_whitespace() && rest[first.len_utf8()..].starts_with('.') {
+                return Some((" 0.", first.len_utf8() + 1));
+            }
+            if rest.starts_with("{.") {
+                return Some(("{0.", 2));
+            }
+            if rest.starts_with("~=") {
+                return Some(("\\approx", 2));
+            }
+            // `{,}` thousands separator.
+            {
+                let w = ws_len(rest);
+                let r = &rest[w..];
+                if let Some(r) = r.strip_prefix('{') {
+                    let r = r.trim_start();
+                    if let Some(r) = r.strip_prefix(',') {
+                        let r = r.trim_start();
+                        if let Some(r) = r.strip_prefix('}') {
+                            return Some((",", rest.len() - r.len()));
+                        }
+                    }
+                }
+            }
+            // `, and` / `or` as separators.
+            if !is_ascii_letter(prev) {
+                let mut r = rest;
+                if let Some(x) = r.strip_prefix(',') {
+                    r = x;
+                }
+                r = r.trim_start();
+                for w in ["and", "or"] {
+                    if let Some(x) = r.strip_prefix(w) {
+                        if !is_ascii_letter(x.chars().next()) {
+                            return Some((",", rest.len() - x.len()));
+                        }
+                    }
+                }
+                let mut r = rest;
+                if let Some(x) = r.strip_prefix(',') {
+                    r = x;
+                }
+                r = r.trim_start();
+                if let Some(x) = r.strip_prefix("\\text{") {
+                    let x = x.trim_start();
+                    for w in ["and", "or"] {
+                        if let Some(y) = x.strip_prefix(w) {
+                            if let Some(z) = y.trim_start().strip_prefix('}') {
+                                return Some((",", rest.len() - z.len()));
+                            }
+                        }
+                    }
+                }
+            }
+            if first == '\\' && prev != Some('\\') {
+                if let Some(c) = rest[1..].chars().next() {
+                    if c.is_whitespace() {
+                        return Some((" ", 1 + c.len_utf8()));
+                    }
+                }
+            }
+            if rest.starts_with("infinity") {
+                return Some(("\\infty", 8));
+            }
+            if rest.starts_with(",\\ldots") {
+                return Some((" ", 7));
+            }
+            if rest.starts_with("\\ldots") {
+                return Some((" ", 6));
+            }
+            for (word, pct) in [("percentage", "\\%"), ("percent", "\\%"), ("pct", "\\%")] {
+                let w = ws_len(rest);
+                let r = &rest[w..];
+                let before = if w == 0 { prev } else { Some(' ') };
+                if r.starts_with(word)
+                    && !before.is_some_and(is_word_char)
+                    && !r[word.len()..].chars().next().is_some_and(is_word_char)
+                {
+                    return Some((pct, w + word.len()));
+                }
+            }
+            for (pat, rep) in [
+                ("\\text{percentage}", "%"),
+                ("\\text{percent}", "%"),
+                ("\\text{pct}", "%"),
+            ] {
+                if rest.starts_with(pat) {
+                    return Some((rep, pat.len()));
+                }
+            }
+            if rest.starts_with("inf") && prev != Some('\\') && !rest.starts_with("infinity") {
+                return Some(("\\infty", 3));
+            }
+            if rest.starts_with(" sqrt") {
+                return Some(("\\sqrt", 5));
+            }
+            None
+        })();
+        match hit {
+            Some((rep, n)) if n > 0 => {
+                out.push_str(rep);
+                i += n;
+            }
+            _ => {
+                let c = rest.chars().next().unwrap_or(' ');
+                out.push(c);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// Trailing unit words removed after a digit, `}` or space (Math-Verify's list; note that
+/// `"integer" "point"` concatenates in the Python source).
+const UNITS: &[&str] = &[
+    "integerpoint",
+    "feet",
+    "sue",
+    "digit",
+    "pound",
+    "meal",
+    "edge",
+    "student",
+    "children ticket",
+    "multiple",
+    "east",
+    "degree",
+    "mph",
+    "kmph",
+    "ft",
+    "m square",
+    " m east",
+    "sq m",
+    "deg",
+    "mile",
+    "q .",
+    "monkey",
+    "prime",
+    "ratio",
+    "profit of rs",
+    "rd",
+    "o",
+    "gm",
+    "p . m",
+    "lb",
+    "tile",
+    "per",
+    "dm",
+    "lt",
+    "gain",
+    "ab",
+    "way",
+    "west",
+    "a .",
+    "b .",
+    "c .",
+    "d .",
+    "e .",
+    "f .",
+    "g .",
+    "h .",
+    "t",
+    "h",
+    "no change",
+    "men",
+    "soldier",
+    "pie",
+    "bc",
+    "excess",
+    "st",
+    "inches",
+    "noon",
+    "cent",
+    "by",
+    "gal",
+    "kmh",
+    "c",
+    "acre",
+    "rise",
+    "a . m",
+    "th",
+    "π r 2",
+    "sq",
+    "mark",
+    "l",
+    "toy",
+    "coin",
+    "sq . m",
+    "gallon",
+    "° f",
+    "profit",
+    "minw",
+    "yr",
+    "women",
+    "am",
+    "pm",
+    "hr",
+    "cu cm",
+    "square",
+    "v â € ™",
+    "are",
+    "rupee",
+    "rounds",
+    "cubic",
+    "cc",
+    "mtr",
+    "s",
+    "ohm",
+    "number",
+    "day",
+    "hour",
+    "minute",
+    "min",
+    "second",
+    "man",
+    "woman",
+    "sec",
+    "cube",
+    "mt",
+    "sq inch",
+    "mp",
+    "∏ cm ³",
+    "hectare",
+    "more",
+    "unit",
+    "cu . m",
+    "cm 2",
+    "rs .",
+    "rs",
+    "kg",
+    "g",
+    "month",
+    "km",
+    "m",
+    "cm",
+    "mm",
+    "apple",
+    "liter",
+    "loss",
+    "yard",
+    "pure",
+    "year",
+    "increase",
+    "decrease",
+    "d",
+    "less",
+    "Surface",
+    "litre",
+    "pi sq m",
+    "s .",
+    "metre",
+    "meter",
+    "inch",
+];
+
+fn is_unit(word: &str) -> bool {
+    let stems = [Some(word), word.strip_suffix('s'), word.strip_suffix("es")];
+    let sorted = sorted_units();
+    stems
+        .into_iter()
+        .flatten()
+        .any(|w| sorted.binary_search(&w).is_ok())
+}
+
+fn sorted_units() -> &'static [&'static str] {
+    static SORTED: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    SORTED.get_or_init(|| {
+        let mut v = UNITS.to_vec();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+fn strip_units(text: &str) -> String {
+    let mut t = text.to_string();
+    // A trailing `\text{…}` / `\mbox{…}` (optionally `^2`) is a unit.
+    // (The result is stripped whether or not a unit was found, as in Math-Verify.)
+    let cut = trailing_text_unit(&t).unwrap_or(t.len());
+    let candidate = t[..cut].trim().to_string();
+    if !candidate.is_empty() && candidate != t {
+        t = candidate;
+    }
+    for _ in 0..2 {
+        if let Some(keep) = trailing_unit_word(&t) {
+            let candidate = t[..keep].to_string();
+            if !candidate.is_empty() && candidate != t {
+                t = candidate;
+            }
+        }
+    }
+    t
+}
+
+/// Start of a trailing `\text{…}`/`\mbox{…}` group that runs to the end.
+fn trailing_text_unit(t: &str) -> Option<usize> {
+    let b = t.as_bytes();
+    let n = b.len();
+    let ends_ok = t.ends_with('}')
+        || (n >= 3 && b[n - 3] == b'}' && b[n - 2] == b'^' && b[n - 1].is_ascii_digit());
+    if !ends_ok {
+        return None;
+    }
+    let a = t.find("\\text{");
+    let b = t.find("\\mbox{");
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
+}
+
+/// Where to cut a trailing unit word: the byte after the digit, `}` or space before it
+/// (Math-Verify's `(\d|\}|\s)\s*(?:unit)(?:s|es)?\s*$`, leftmost match).
+fn trailing_unit_word(t: &str) -> Option<usize> {
+    let end = t.trim_end().len();
+    // A unit word with its plural ending is under 24 bytes: only short suffixes can match.
+    let first = end.saturating_sub(24);
+    for s in (first..end).filter(|&s| t.is_char_boundary(s)) {
+        // Right before the unit stands a space, a digit or `}` (the regex's lead or `\s*`).
+        let lead = t[..s].chars().next_back();
+        if !lead.is_some_and(|c| c.is_whitespace() || c.is_ascii_digit() || c == '}') {
+            continue;
+        }
+        let word = &t[s..end];
+        // Every unit starts with a letter or a symbol such as `°` (never a digit or space).
+        let first = word.chars().next().unwrap_or(' ');
+        if first.is_whitespace()
+            || first.is_ascii_digit()
+            || "{}()[]\\^_+-*/=,.$".contains(first)
+            || !is_unit(word)
+        {
+            continue;
+        }
+        // Back over the whitespace before the word, then one digit or `}` may lead.
+        let before = t[..s].trim_end();
+        let ws_start = before.len();
+        if let Some(c) = before.chars().next_back() {
+            if c.is_ascii_digit() || c == '}' {
+                return Some(ws_start);
+            }
+        }
+        if ws_start < s {
+            // The first whitespace character itself is the leading `\s`.
+            let c = t[ws_start..].chars().next().map_or(1, char::len_utf8);
+            return Some(ws_start + c);
+        }
+    }
+    None
+}
+
+fn fix_malformed_operators(text: &str) -> String {
+    // Each pass runs only when its trigger is present (they allocate).
+    let mut t = text.to_string();
+    if t.contains('^') {
+        t = fix_caret_parens(&t);
+    }
+    if t.contains("sqrt") {
+        t = fix_sqrt_parens(&t);
+    }
+    if t.contains("\\frac") || t.contains("\\sqrt") {
+        t = fix_frac_digits(&t);
+    }
+    if t.contains(" sqrt") {
+        t = t.replace(" sqrt", "\\sqrt");
+    }
+    t = fix_sqrt(&t);
+    if t.contains("\\frac") {
+        t = fix_fracs(&t);
+    }
+    if t.contains('/') {
+        t = fix_a_slash_b(&t);
+    }
+    t
+}
+
+/// `^(..)` → `^{..}` (innermost-lazy like the regex: up to the first `)`).
+fn fix_caret_parens(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find('^') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        let after_ws = after.strip_prefix(' ').unwrap_or(after);
+        if let Some(body) = after_ws.strip_prefix('(') {
+            if let Some(close) = body.find(')') {
+                out.push_str("^{");
+                out.push_str(&body[..close]);
+                out.push('}');
+                rest = &body[close + 1..];
+                continue;
+            }
+        }
+        out.push('^');
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `sqrt(..)` → `\sqrt{..}`.
+fn fix_sqrt_parens(t: &str) -> String {
+    let mut out = String::with_capacity(t.len());
+    let mut rest = t;
+    while let Some(i) = rest.find("sqrt") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 4..];
+        let after_ws = after.strip_prefix(' ').unwrap_or(after);
+        if let Some(body) = after_ws.strip_prefix('(') {
+            if let Some(close) = body.find(')') {
+                out.push_str("\\sqrt{");
+                out.push_str(&body[..close]);
+                out.push('}');
+                rest = &body[close + 1..];
+                continue;
+            }
+        }
+        out.push_str("sqrt");
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `\frac12` → `\frac{1}{2}`, `\frac1{2}` → `\frac{1}{2}`, `\frac{1}2` → `\frac{1}{2}`,
+/// `\sqrt3` → `\sqrt{3}`.
+fn fix_frac_digits(t: &str) -> String {
+    let mut out = String::with_capacity(t.len() + 8);
+    let mut i = 0;
+    let b = t.as_bytes();
+    while i < t.len() {
+        let rest = &t[i..];
+        if let Some(r) = rest.strip_prefix("\\frac") {
+            let r = r.strip_prefix(' ').unwrap_or(r);
+            let rb = r.as_bytes();
+            if rb.first().is_some_and(u8::is_ascii_digit) {
+                let a = &r[..1];
+                let r2 = r[1..].strip_prefix(' ').unwrap_or(&r[1..]);
+                let nd = r2.bytes().take_while(u8::is_ascii_digit).count();
+                if nd > 0 {
+                    out.push_str(&format!("\\frac{{{a}}}{{{}}}", &r2[..nd]));
+                    i = t.len() - r2[nd..].len();
+                    continue;
+                }
+                if let Some(body) = r2.strip_prefix('{') {
+                    if let Some(close) = body.find('}') {
+                        out.push_str(&format!("\\frac{{{a}}}{{{}}}", &body[..close]));
+                        i = t.len() - body[close + 1..].len();
+                        continue;
+                    }
+                }
+            } else if let Some(body) = r.strip_prefix('{') {
+                if let Some(close) = body.find('}') {
+                    let after = &body[close + 1..];
+                    let after = after.strip_prefix(' ').unwrap_or(after);
+                    if after.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                        out.push_str(&format!("\\frac{{{}}}{{{}}}", &body[..close], &after[..1]));
+                        i = t.len() - after[1..].len();
+                        continue;
+                    }
+                }
+            }
+        }
+        if let Some(r) = rest.strip_prefix("\\sqrt") {
+            let r = r.strip_prefix(' ').unwrap_or(r);
+            if r.as_bytes().first().is_some_and(u8::is_ascii_digit) {
+                out.push_str(&format!("\\sqrt{{{}}}", &r[..1]));
+                i = t.len() - r[1..].len();
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        i += c.len_utf8();
+        let _ = b;
+    }
+    out
+}
+
+/// `\sqrt x` → `\sqrt{x}` (hendrycks' `_fix_sqrt`).
+fn fix_sqrt(t: &str) -> String {
+    if !t.contains("\\sqrt") {
+        return t.to_string();
+    }
+    let mut parts = t.split("\\sqrt");
+    let mut out = parts.next().unwrap_or("").to_string();
+    for p in parts {
+        let p = p.trim_start();
+        match p.chars().next() {
+            Some(c) if c != '{' && c != '[' => {
+                out.push_str("\\sqrt{");
+                out.push(c);
+                out.push('}');
+                out.push_str(&p[c.len_utf8()..]);
+            }
+            _ => {
+                out.push_str("\\sqrt");
+                out.push_str(p);
+            }
+        }
+    }
+    out
+}
+
+/// `\frac ab` → `\frac{a}{b}` (hendrycks' `_fix_fracs`).
+fn fix_fracs(t: &str) -> String {
+    let mut parts = t.split("\\frac");
+    let mut out = parts.next().unwrap_or("").to_string();
+    for p in parts {
+        let p = p.trim_start();
+        out.push_str("\\frac");
+        let mut cs = p.chars();
+        match (cs.next(), cs.next()) {
+            (Some('{'), _) => out.push_str(p),
+            (Some(a), Some(b)) => {
+                let post = &p[a.len_utf8() + b.len_utf8()..];
+                if b != '{' {
+                    out.push_str(&format!("{{{a}}}{{{b}}}{post}"));
+                } else {
+                    out.push_str(&format!("{{{a}}}{b}{post}"));
+                }
+            }
+            _ => return t.to_string(),
+        }
+    }
+    out
+}
+
+/// `3/4` → `\frac{3}{4}` when the whole string is two integers.
+fn fix_a_slash_b(t: &str) -> String {
+    let parts: Vec<&str> = t.split('/').collect();
+    if parts.len() != 2 {
+        return t.to_string();
+    }
+    let (a, b) = (parts[0], parts[1]);
+    let canonical = |s: &str| {
+        let d = s.strip_prefix('-').unwrap_or(s);
+        !d.is_empty()
+            && d.len() < 30
+            && d.bytes().all(|c| c.is_ascii_digit())
+            && (d == "0" || !d.starts_with('0'))
+            && s != "-0"
+    };
+    if canonical(a) && canonical(b) {
+        format!("\\frac{{{a}}}{{{b}}}")
+    } else {
+        t.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        normalize(s, &NormConfig::default())
+    }
+
+    #[test]
+    fn boxed_last_and_all() {
+        assert_eq!(extract_boxed("so \\boxed{1} and \\boxed{2}", true), "1,2");
+        assert_eq!(
+            extract_boxed(
+                "\\boxed{1} no no no no no no no no no no no no \\boxed{2}",
+                true
+            ),
+            "2"
+        );
+        assert_eq!(extract_boxed("\\boxed{\\frac{1}{2}}", true), "\\frac{1}{2}");
+        assert_eq!(extract_boxed("\\boxed{3} \\boxed{3}", false), "3");
+        assert_eq!(extract_boxed("\\boxed 5", true), "5");
+        assert_eq!(extract_boxed("no box", true), "no box");
+    }
+
+    #[test]
+    fn units_and_text() {
+        assert_eq!(norm("5\\text{ cm}"), "5");
+        assert_eq!(norm("12 inches"), "12");
+        assert_eq!(norm("90 degrees"), "90");
+        assert_eq!(norm("\\text{Evelyn}"), "\\text{Evelyn}");
+        assert_eq!(norm("x"), "x");
+    }
+
+    #[test]
+    fn basic_commands() {
+        assert_eq!(norm("\\left( 1, 2 \\right)"), "( 1, 2 )");
+        assert_eq!(norm("\\dfrac{3}{4}"), "\\frac{3}{4}");
+        assert_eq!(norm("1 and 2"), "1, 2");
+        assert_eq!(norm("\\mathrm{odd}"), "\\text{odd}");
+        assert_eq!(norm("50 percent"), "50\\%");
+    }
+
+    #[test]
+    fn malformed_operators() {
+        assert_eq!(norm("\\frac12"), "\\frac{1}{2}");
+        assert_eq!(norm("\\frac1{2}"), "\\frac{1}{2}");
+        assert_eq!(norm("\\sqrt3"), "\\sqrt{3}");
+        assert_eq!(norm("3/4"), "\\frac{3}{4}");
+        assert_eq!(norm("2^(x+1)"), "2^{x+1}");
+        assert_eq!(norm(".5"), "\\frac{1}{2}");
+        assert_eq!(norm(".25"), "0.25");
+        assert_eq!(norm("0.5"), "\\frac{1}{2}");
+    }
+}
