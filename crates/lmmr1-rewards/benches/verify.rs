@@ -7,6 +7,8 @@
 //! `tools/bench_math_verify.py` measures Math-Verify itself on the same corpus in the same run
 //! and prints the ratio.
 
+#![allow(missing_docs)] // criterion_group! generates an undocumented function.
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use lmmr1_rewards::{lmm_r1, math};
 
