@@ -26,5 +26,6 @@
 
 pub mod format;
 mod reward;
+pub mod sokoban;
 
 pub use reward::{Reward, Score};

@@ -1,0 +1,11 @@
+//! Sokoban for LMM-R1: gym-sokoban's environment, levels, a level generator, a solver and the
+//! rewards LMM-R1 and MageBench compute on plans.
+//!
+//! * [`Level`]: a board, from and to XSB text and gym-sokoban's integer rooms.
+//! * [`Env`], [`Action`], [`Step`]: gym-sokoban 0.0.6's step rules and rewards, bit for bit.
+
+mod env;
+mod level;
+
+pub use env::{Action, Direction, Env, Step};
+pub use level::{Level, LevelError, Tile, MAX_SIDE};
