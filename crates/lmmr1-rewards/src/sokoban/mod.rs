@@ -3,9 +3,15 @@
 //!
 //! * [`Level`]: a board, from and to XSB text and gym-sokoban's integer rooms.
 //! * [`Env`], [`Action`], [`Step`]: gym-sokoban 0.0.6's step rules and rewards, bit for bit.
+//! * [`LmmR1Sokoban`]: LMM-R1's Sokoban reward; [`magebench_score`]: MageBench's level score.
 
 mod env;
 mod level;
+mod score;
 
 pub use env::{Action, Direction, Env, Step};
 pub use level::{Level, LevelError, Tile, MAX_SIDE};
+pub use score::{
+    best_prefix_reward, magebench_score, LmmR1Breakdown, LmmR1Sokoban, LMM_R1_MAX_ACTIONS,
+    LMM_R1_MAX_STEPS,
+};
