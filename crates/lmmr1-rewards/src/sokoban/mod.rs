@@ -2,15 +2,21 @@
 //! rewards LMM-R1 and MageBench compute on plans.
 //!
 //! * [`Level`]: a board, from and to XSB text and gym-sokoban's integer rooms.
+//! * [`parse_collection`], [`parse_lurd`]: multi-level `.sok` files and run-length LURD
+//!   solutions.
 //! * [`Env`], [`Action`], [`Step`]: gym-sokoban 0.0.6's step rules and rewards, bit for bit.
 //! * [`LmmR1Sokoban`]: LMM-R1's Sokoban reward; [`magebench_score`]: MageBench's level score.
 
+mod collection;
 mod env;
 mod level;
+mod lurd;
 mod score;
 
+pub use collection::{parse_collection, CollectionError, CollectionLevel};
 pub use env::{Action, Direction, Env, Step};
 pub use level::{Level, LevelError, Tile, MAX_SIDE};
+pub use lurd::{parse_lurd, to_lurd, LurdError, MAX_LURD_MOVES};
 pub use score::{
     best_prefix_reward, magebench_score, LmmR1Breakdown, LmmR1Sokoban, LMM_R1_MAX_ACTIONS,
     LMM_R1_MAX_STEPS,
