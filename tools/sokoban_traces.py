@@ -7,6 +7,9 @@ replays step by step:
 * `crates/lmmr1-rewards/tests/fixtures/sokoban_traces.jsonl`: seeded gym-sokoban 0.0.6 episodes
   (generated rooms; random, push-only, move-only, solver and noisy-solver policies; short
   max_steps with actions continuing past done) with gym's per-step reward, done and info flags.
+* `crates/lmmr1-rewards/tests/fixtures/sokoban_reverse_play.jsonl`: gym's reverse play
+  (`room_utils.reverse_playing`, the deterministic part of level generation) on seeded rooms:
+  the solved input room, gym's best room and its score.
 * `crates/lmmr1-rewards/tests/fixtures/sokoban_lmmr1_scores.jsonl`: responses scored by a
   faithful transcription of LMM-R1's `openrlhf/models/remote_rm/sokoban_verifier.py`
   (`verify_format`, `check_repeated_substrings`, `verify_sokoban`, `DirectLoadSokobanEnv`),
@@ -35,6 +38,7 @@ import sys
 from collections import deque
 
 import numpy as np
+from gym_sokoban.envs import room_utils
 from gym_sokoban.envs.sokoban_env import SokobanEnv
 
 OUT_DIR = os.path.join("crates", "lmmr1-rewards", "tests", "fixtures")
@@ -292,8 +296,39 @@ def responses_for(rng, plan, long_think):
     return out
 
 
+def record_reverse_play(seed, variant):
+    dim, boxes, _, gen_steps = VARIANTS[variant]
+    random.seed(seed)
+    np.random.seed(seed)
+    while True:  # gym's reset retries rooms that cannot hold the boxes
+        room = room_utils.room_topology_generation(dim, 0.35, gen_steps or int(1.7 * (dim[0] + dim[1])))
+        try:
+            room = room_utils.place_boxes_and_player(room, num_boxes=boxes, second_player=False)
+            break
+        except RuntimeError:
+            continue
+    structure = np.copy(room)
+    structure[structure == 5] = 1
+    state = room.copy()
+    state[state == 2] = 4
+    solved = state.copy()
+    solved[(solved == 4)] = 3  # XSB/gym code for a box on its target
+    best, score, _ = room_utils.reverse_playing(state, structure)
+    best = best.copy()
+    best[best == 3] = 4
+    return {"seed": seed, "variant": variant, "solved": xsb(structure, solved), "score": int(score),
+            "best": xsb(structure, best)}
+
+
 def main():
     os.makedirs(OUT_DIR, exist_ok=True)
+    plays = [record_reverse_play(s, "small-v0") for s in range(40)]
+    plays += [record_reverse_play(s, "small-v1") for s in range(40, 70)]
+    plays += [record_reverse_play(s, "v0") for s in range(70, 76)]
+    with open(os.path.join(OUT_DIR, "sokoban_reverse_play.jsonl"), "w") as f:
+        for rec in plays:
+            f.write(json.dumps(rec, separators=(",", ":")) + "\n")
+    print(f"{len(plays)} reverse plays", file=sys.stderr)
     plan_policies = [
         ("small-v0", "uniform9", 30), ("small-v1", "uniform9", 30), ("small-v0", "push_only", 20),
         ("small-v1", "move_only", 20), ("small-v0", "solver", 20), ("small-v1", "solver", 20),

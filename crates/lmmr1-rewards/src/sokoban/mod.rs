@@ -5,16 +5,20 @@
 //! * [`parse_collection`], [`parse_lurd`]: multi-level `.sok` files and run-length LURD
 //!   solutions.
 //! * [`Env`], [`Action`], [`Step`]: gym-sokoban 0.0.6's step rules and rewards, bit for bit.
+//! * [`generate`], [`Generator`], [`Variant`]: seeded levels with gym-sokoban's algorithm.
 //! * [`LmmR1Sokoban`]: LMM-R1's Sokoban reward; [`magebench_score`]: MageBench's level score.
 
 mod collection;
 mod env;
+mod generate;
 mod level;
 mod lurd;
+mod rng;
 mod score;
 
 pub use collection::{parse_collection, CollectionError, CollectionLevel};
 pub use env::{Action, Direction, Env, Step};
+pub use generate::{generate, reverse_play, GenConfig, GenerateError, Generator, Variant};
 pub use level::{Level, LevelError, Tile, MAX_SIDE};
 pub use lurd::{parse_lurd, to_lurd, LurdError, MAX_LURD_MOVES};
 pub use score::{
