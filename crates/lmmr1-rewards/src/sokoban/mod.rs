@@ -6,6 +6,7 @@
 //!   solutions.
 //! * [`Env`], [`Action`], [`Step`]: gym-sokoban 0.0.6's step rules and rewards, bit for bit.
 //! * [`generate`], [`Generator`], [`Variant`]: seeded levels with gym-sokoban's algorithm.
+//! * [`solve`]: a move-optimal A* solver with dead-square pruning and budgets; [`optimal_reward`].
 //! * [`LmmR1Sokoban`]: LMM-R1's Sokoban reward; [`magebench_score`]: MageBench's level score.
 
 mod collection;
@@ -15,6 +16,7 @@ mod level;
 mod lurd;
 mod rng;
 mod score;
+mod solver;
 
 pub use collection::{parse_collection, CollectionError, CollectionLevel};
 pub use env::{Action, Direction, Env, Step};
@@ -25,3 +27,4 @@ pub use score::{
     best_prefix_reward, magebench_score, LmmR1Breakdown, LmmR1Sokoban, LMM_R1_MAX_ACTIONS,
     LMM_R1_MAX_STEPS,
 };
+pub use solver::{optimal_reward, solve, SolveError, SolveLimits};
