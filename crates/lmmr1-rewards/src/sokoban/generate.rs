@@ -116,7 +116,7 @@ pub struct GenConfig {
     pub p_change_direction: f64,
     /// Rooms tried per generation round (4).
     pub tries: usize,
-    /// Depth budget of the reverse search (300).
+    /// Depth budget of the reverse search (300); capped at [`MAX_TTL`].
     pub ttl: usize,
     /// Distinct states the reverse search may visit (300,000).
     pub max_states: usize,
@@ -140,6 +140,9 @@ impl GenConfig {
         }
     }
 }
+
+/// Largest reverse-search depth: the search recurses once per level, so this bounds its stack.
+pub const MAX_TTL: usize = 2_000;
 
 /// Why no level was generated.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -193,16 +196,34 @@ pub fn generate(config: &GenConfig, seed: u64) -> Result<Level, GenerateError> {
 /// # Ok::<(), lmmr1_rewards::sokoban::LevelError>(())
 /// ```
 pub fn reverse_play(config: &GenConfig, solved: &Level) -> Option<(Level, u64)> {
-    if !solved.is_solved() || solved.rows() * solved.cols() > 256 || solved.num_boxes() > 16 {
+    if !solved.is_solved() || solved.num_boxes() > 16 {
         return None;
     }
-    let cols = solved.cols();
-    let (r, c) = solved.player();
+    // A wall border keeps the search on the board (gym's rooms have one already; the distances
+    // the score uses do not change).
+    let (rows, cols) = (solved.rows() + 2, solved.cols() + 2);
+    let mut tiles = vec![Tile::Wall; rows * cols];
+    for r in 0..solved.rows() {
+        for c in 0..solved.cols() {
+            tiles[(r + 1) * cols + c + 1] = solved.tile(r, c);
+        }
+    }
+    let (pr, pc) = solved.player();
     let mut config = config.clone();
-    (config.rows, config.cols) = (solved.rows(), cols);
-    let mut search = ReverseSearch::new(solved.rows() * cols, solved.num_boxes());
-    let level = search.run(&config, solved.tiles(), r * cols + c)?;
-    Some((level, search.best_score as u64))
+    (config.rows, config.cols) = (rows, cols);
+    let mut search = ReverseSearch::new(rows * cols, solved.num_boxes());
+    let padded = search.run(&config, &tiles, (pr + 1) * cols + pc + 1)?;
+    let inner = |i: usize| padded.boxes()[(i / solved.cols() + 1) * cols + i % solved.cols() + 1];
+    let boxes = (0..solved.rows() * solved.cols()).map(inner).collect();
+    let (r, c) = padded.player();
+    let level = Level::new(
+        solved.rows(),
+        solved.cols(),
+        solved.tiles().to_vec(),
+        boxes,
+        (r - 1, c - 1),
+    );
+    Some((level.ok()?, search.best_score as u64))
 }
 
 /// A stream of generated levels from one seed, reusing its buffers between levels.
@@ -413,7 +434,7 @@ impl ReverseSearch {
         self.explored.clear();
         self.max_states = config.max_states;
         self.best_score = -1;
-        self.dfs(config.ttl as i64);
+        self.dfs(config.ttl.min(MAX_TTL) as i64);
         if self.best_score <= 0 {
             return None;
         }
@@ -549,6 +570,19 @@ mod tests {
         assert_eq!(
             generate(&GenConfig::new(3, 3, 1), 0),
             Err(GenerateError::GaveUp { rooms: 1000 })
+        );
+    }
+
+    #[test]
+    fn reverse_play_stays_on_open_boards() {
+        // No wall border: the search must not step off the board.
+        let solved = Level::from_xsb("@ *  \n     ").unwrap();
+        let (puzzle, score) = reverse_play(&GenConfig::new(2, 5, 1), &solved).unwrap();
+        assert!(score > 0 && !puzzle.is_solved());
+        assert_eq!((puzzle.rows(), puzzle.cols()), (2, 5));
+        assert_eq!(
+            reverse_play(&GenConfig::new(2, 5, 1), &Level::from_xsb("@$.").unwrap()),
+            None
         );
     }
 

@@ -20,7 +20,7 @@ mod solver;
 
 pub use collection::{parse_collection, CollectionError, CollectionLevel};
 pub use env::{Action, Direction, Env, Step};
-pub use generate::{generate, reverse_play, GenConfig, GenerateError, Generator, Variant};
+pub use generate::{generate, reverse_play, GenConfig, GenerateError, Generator, Variant, MAX_TTL};
 pub use level::{Level, LevelError, Tile, MAX_SIDE};
 pub use lurd::{parse_lurd, to_lurd, LurdError, MAX_LURD_MOVES};
 pub use score::{
