@@ -5,8 +5,8 @@
 use std::path::Path;
 
 use lmmr1_rewards::sokoban::{
-    best_prefix_reward, magebench_score, optimal_reward, parse_collection, solve, Action,
-    Direction, Env, Generator, Level, SolveLimits, Variant,
+    best_prefix_reward, is_solution, magebench_score, optimal_reward, parse_collection, solve,
+    Action, Generator, Level, SolveLimits, Variant,
 };
 use serde::Deserialize;
 
@@ -16,14 +16,6 @@ struct Trace {
     grid: Vec<String>,
     actions: String,
     rewards: Vec<f64>,
-}
-
-fn solves(level: &Level, plan: &[Direction]) -> bool {
-    let mut env = Env::new(level.clone(), usize::MAX);
-    for &d in plan {
-        env.step(Action::Push(d));
-    }
-    env.is_solved()
 }
 
 #[test]
@@ -38,7 +30,7 @@ fn plans_are_as_short_as_gym_breadth_first_solutions() {
         };
         let level = Level::from_xsb(&t.grid.join("\n")).unwrap();
         let plan = solve(&level, &SolveLimits::default()).unwrap();
-        assert!(solves(&level, &plan), "{level}");
+        assert!(is_solution(&level, &plan), "{level}");
         assert_eq!(plan.len(), t.actions.len() - extra, "{level}");
         // The optimal plan's reward is gym's reward for the recorded solution.
         let gym_sum: f64 = t.rewards[..plan.len()].iter().sum();
@@ -58,7 +50,7 @@ fn small_microban_levels_solve_no_longer_than_published() {
     for entry in levels.iter().filter(|e| e.level.num_boxes() <= 2).take(40) {
         let published = entry.solution().unwrap().unwrap();
         let plan = solve(&entry.level, &SolveLimits::default()).unwrap();
-        assert!(solves(&entry.level, &plan), "{:?}", entry.title());
+        assert!(is_solution(&entry.level, &plan), "{:?}", entry.title());
         assert!(plan.len() <= published.len(), "{:?}", entry.title());
         solved += 1;
     }
@@ -73,7 +65,7 @@ fn generated_levels_are_solvable_and_idling_scores_below_100() {
             let level = gen.next_level().unwrap();
             let plan =
                 solve(&level, &SolveLimits::default()).expect("generated levels are solvable");
-            assert!(solves(&level, &plan) && !plan.is_empty());
+            assert!(is_solution(&level, &plan) && !plan.is_empty());
             let best = optimal_reward(&level, &SolveLimits::default()).unwrap();
             let idle = best_prefix_reward(&level, [Action::NoOp; 10], variant.max_steps());
             assert_eq!(idle, 0.0);

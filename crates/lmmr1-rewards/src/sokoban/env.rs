@@ -321,15 +321,27 @@ impl Env {
         let boxes = (0..rows * cols)
             .map(|i| self.boxes[self.padded(i / cols, i % cols)])
             .collect();
-        Level::new(
-            rows,
-            cols,
-            self.level.tiles().to_vec(),
-            boxes,
-            self.player(),
-        )
-        .expect("a state reached by legal steps is a valid level")
+        self.level.with_pieces(boxes, self.player())
     }
+}
+
+/// Whether `moves`, played as gym push actions from the start of `level`, leave every box on a
+/// target.
+///
+/// ```
+/// use lmmr1_rewards::sokoban::{is_solution, parse_lurd, Level};
+///
+/// let level = Level::from_xsb("######\n#@$ .#\n######")?;
+/// assert!(is_solution(&level, &parse_lurd("2r").unwrap()));
+/// assert!(!is_solution(&level, &parse_lurd("r").unwrap()));
+/// # Ok::<(), lmmr1_rewards::sokoban::LevelError>(())
+/// ```
+pub fn is_solution(level: &Level, moves: &[Direction]) -> bool {
+    let mut env = Env::new(level.clone(), usize::MAX);
+    for &d in moves {
+        env.step(Action::Push(d));
+    }
+    env.is_solved()
 }
 
 #[cfg(test)]

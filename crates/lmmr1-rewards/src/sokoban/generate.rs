@@ -17,9 +17,7 @@
 //! 128-bit Zobrist keys. Python's and numpy's RNG streams are not reproduced: the same seed gives
 //! a different level than gym, from the same distribution.
 
-use std::collections::HashSet;
-use std::hash::{BuildHasherDefault, Hasher};
-
+use super::hash::FxHashSet;
 use super::level::{Level, Tile, MAX_SIDE};
 use super::rng::SplitMix64;
 
@@ -216,14 +214,10 @@ pub fn reverse_play(config: &GenConfig, solved: &Level) -> Option<(Level, u64)> 
     let inner = |i: usize| padded.boxes()[(i / solved.cols() + 1) * cols + i % solved.cols() + 1];
     let boxes = (0..solved.rows() * solved.cols()).map(inner).collect();
     let (r, c) = padded.player();
-    let level = Level::new(
-        solved.rows(),
-        solved.cols(),
-        solved.tiles().to_vec(),
-        boxes,
-        (r - 1, c - 1),
-    );
-    Some((level.ok()?, search.best_score as u64))
+    Some((
+        solved.with_pieces(boxes, (r - 1, c - 1)),
+        search.best_score as u64,
+    ))
 }
 
 /// A stream of generated levels from one seed, reusing its buffers between levels.
@@ -337,24 +331,6 @@ impl Generator {
     }
 }
 
-/// Hashes 128-bit Zobrist keys by their low half (they are uniformly random already).
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-    fn write_u128(&mut self, key: u128) {
-        self.0 = key as u64;
-    }
-}
-
 const NO_BOX: u8 = u8::MAX;
 
 /// Step 3: gym's depth-first reverse play, with undo instead of copies.
@@ -364,7 +340,7 @@ struct ReverseSearch {
     z_player: Vec<u128>,
     z_box: Vec<u128>,
     z_unpulled: Vec<u128>,
-    explored: HashSet<u128, BuildHasherDefault<KeyHasher>>,
+    explored: FxHashSet<u128>,
     // The state being explored.
     tiles: Vec<Tile>,
     cols: usize,
@@ -394,7 +370,7 @@ impl ReverseSearch {
             z_player: draw(cells),
             z_box: draw(cells),
             z_unpulled: draw(boxes),
-            explored: HashSet::default(),
+            explored: FxHashSet::default(),
             tiles: Vec::new(),
             cols: 0,
             box_at: Vec::new(),

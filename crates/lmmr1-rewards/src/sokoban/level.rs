@@ -143,6 +143,18 @@ impl Level {
         Ok(level)
     }
 
+    /// The same tiles with other boxes and player; the caller keeps one box per target and
+    /// the player in bounds (the env and the generator move pieces by legal steps only).
+    pub(crate) fn with_pieces(&self, boxes: Vec<bool>, player: (usize, usize)) -> Level {
+        let level = Level {
+            boxes,
+            player,
+            ..self.clone()
+        };
+        debug_assert!(level.check_counts().is_ok() && player.0 < self.rows && player.1 < self.cols);
+        level
+    }
+
     fn check_counts(&self) -> Result<(), LevelError> {
         let boxes = self.boxes.iter().filter(|&&b| b).count();
         let targets = self.tiles.iter().filter(|&&t| t == Tile::Target).count();

@@ -12,6 +12,7 @@
 mod collection;
 mod env;
 mod generate;
+mod hash;
 mod level;
 mod lurd;
 mod rng;
@@ -19,7 +20,7 @@ mod score;
 mod solver;
 
 pub use collection::{parse_collection, CollectionError, CollectionLevel};
-pub use env::{Action, Direction, Env, Step};
+pub use env::{is_solution, Action, Direction, Env, Step};
 pub use generate::{generate, reverse_play, GenConfig, GenerateError, Generator, Variant, MAX_TTL};
 pub use level::{Level, LevelError, Tile, MAX_SIDE};
 pub use lurd::{parse_lurd, to_lurd, LurdError, MAX_LURD_MOVES};

@@ -10,11 +10,11 @@
 
 use std::cmp::Reverse;
 use std::collections::hash_map::Entry;
-use std::collections::{BinaryHeap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::BinaryHeap;
 use std::time::{Duration, Instant};
 
 use super::env::{Action, Direction};
+use super::hash::FxHashMap;
 use super::level::{Level, Tile};
 use super::score::best_prefix_reward;
 
@@ -92,30 +92,6 @@ pub fn optimal_reward(level: &Level, limits: &SolveLimits) -> Result<f64, SolveE
         plan.into_iter().map(Action::Push),
         usize::MAX,
     ))
-}
-
-/// FxHash-style hashing of `u16` keys: the keys are small and not adversarial.
-#[derive(Default)]
-struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u16(&mut self, v: u16) {
-        self.write_u64(u64::from(v));
-    }
-    fn write_usize(&mut self, v: usize) {
-        self.write_u64(v as u64);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = (self.0.rotate_left(5) ^ v).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
 }
 
 const DEAD: u32 = u32::MAX;
@@ -215,7 +191,7 @@ impl Search {
         if h0 == DEAD {
             return Err(SolveError::Unsolvable);
         }
-        let mut index: HashMap<Vec<u16>, u32, BuildHasherDefault<FxHasher>> = HashMap::default();
+        let mut index: FxHashMap<Vec<u16>, u32> = FxHashMap::default();
         let mut keys: Vec<Vec<u16>> = Vec::new();
         let mut nodes: Vec<Node> = Vec::new();
         let mut open = BinaryHeap::new();
@@ -317,22 +293,14 @@ fn plan(nodes: &[Node], mut id: u32) -> Vec<Direction> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sokoban::{parse_lurd, Env};
-
-    fn solved_by(level: &Level, plan: &[Direction]) -> bool {
-        let mut env = Env::new(level.clone(), usize::MAX);
-        plan.iter().for_each(|&d| {
-            env.step(Action::Push(d));
-        });
-        env.is_solved()
-    }
+    use crate::sokoban::{is_solution, parse_lurd, Env};
 
     #[test]
     fn finds_the_shortest_plan() {
         // Microban 1: its published solution has 33 moves; the optimum is shorter or equal.
         let level = Level::from_xsb("####\n# .#\n#  ###\n#*@  #\n#  $ #\n#  ###\n####").unwrap();
         let plan = solve(&level, &SolveLimits::default()).unwrap();
-        assert!(solved_by(&level, &plan));
+        assert!(is_solution(&level, &plan));
         assert!(
             plan.len()
                 <= parse_lurd("dlu3rdlullddruluruuldrddrruldluu")
@@ -342,7 +310,7 @@ mod tests {
         // Brute-force check on a small level: no plan of fewer moves exists.
         let level = Level::from_xsb("######\n#    #\n# $$ #\n#  ..#\n#@   #\n######").unwrap();
         let plan = solve(&level, &SolveLimits::default()).unwrap();
-        assert!(solved_by(&level, &plan));
+        assert!(is_solution(&level, &plan));
         assert_eq!(plan.len(), shortest_by_bfs(&level));
     }
 
