@@ -223,22 +223,24 @@ impl Level {
         Level::new(rows, cols, tiles, boxes, player)
     }
 
-    /// Writes the level as XSB rows joined by `\n`, trailing spaces trimmed, no final newline.
-    /// [`Level::from_xsb`] reads it back to an equal level.
+    /// Writes the level as XSB rows joined by `\n`, without a final newline.
+    ///
+    /// Trailing spaces are trimmed, as XSB files do, unless that would lose cells: when a row
+    /// would become empty or no row would keep the full width (floor-only edges, which only
+    /// open boards have), every row is written at full width. Either way [`Level::from_xsb`]
+    /// reads the text back to an equal level.
     pub fn to_xsb(&self) -> String {
-        let mut out = String::with_capacity(self.rows * (self.cols + 1));
-        for r in 0..self.rows {
-            if r > 0 {
-                out.push('\n');
-            }
-            let start = out.len();
-            for c in 0..self.cols {
-                out.push(self.xsb_char(r, c));
-            }
-            let trimmed = out[start..].trim_end_matches(' ').len();
-            out.truncate(start + trimmed);
+        let rows: Vec<String> = (0..self.rows)
+            .map(|r| (0..self.cols).map(|c| self.xsb_char(r, c)).collect())
+            .collect();
+        let trimmed: Vec<&str> = rows.iter().map(|r| r.trim_end_matches(' ')).collect();
+        let lossless =
+            trimmed.iter().all(|r| !r.is_empty()) && trimmed.iter().any(|r| r.len() == self.cols);
+        if lossless {
+            trimmed.join("\n")
+        } else {
+            rows.join("\n")
         }
-        out
     }
 
     fn xsb_char(&self, r: usize, c: usize) -> char {
@@ -475,6 +477,15 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(c.rows(), 4);
         assert_eq!(c.tile(3, 2), Tile::Floor);
+    }
+
+    #[test]
+    fn xsb_keeps_floor_only_edges() {
+        // Trimming would drop the empty first row and the floor-only last column.
+        let level = Level::from_xsb("   \n@$. \n  ").unwrap();
+        assert_eq!((level.rows(), level.cols()), (3, 4));
+        assert_eq!(level.to_xsb(), "    \n@$. \n    ");
+        assert_eq!(Level::from_xsb(&level.to_xsb()).unwrap(), level);
     }
 
     #[test]
