@@ -146,9 +146,9 @@ pub const MAX_TTL: usize = 2_000;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum GenerateError {
-    /// The room is smaller than 3×3, over 256 cells, or has no boxes or more than 16.
+    /// Fewer than 3 or more than [`MAX_SIDE`] rows or columns, or no boxes or more than 16.
     #[error(
-        "unsupported room: {rows}x{cols} with {boxes} boxes (need 3x3 to 256 cells, 1 to 16 boxes)"
+        "unsupported room: {rows}x{cols} with {boxes} boxes (need 3 to {MAX_SIDE} rows and columns, 1 to 16 boxes)"
     )]
     Unsupported {
         /// Rows asked for.
@@ -232,12 +232,8 @@ impl Generator {
     /// A generator for `config`, seeded with `seed`.
     pub fn new(config: GenConfig, seed: u64) -> Result<Generator, GenerateError> {
         let (rows, cols, boxes) = (config.rows, config.cols, config.num_boxes);
-        if rows < 3
-            || cols < 3
-            || rows * cols > 256
-            || rows > MAX_SIDE
-            || !(1..=16).contains(&boxes)
-        {
+        let side = 3..=MAX_SIDE;
+        if !side.contains(&rows) || !side.contains(&cols) || !(1..=16).contains(&boxes) {
             return Err(GenerateError::Unsupported { rows, cols, boxes });
         }
         let search = ReverseSearch::new(rows * cols, boxes);
@@ -535,7 +531,7 @@ mod tests {
             Err(GenerateError::Unsupported { .. })
         ));
         assert!(matches!(
-            generate(&GenConfig::new(20, 20, 3), 0),
+            generate(&GenConfig::new(7, MAX_SIDE + 1, 3), 0),
             Err(GenerateError::Unsupported { .. })
         ));
         assert!(matches!(
