@@ -118,17 +118,7 @@ impl Level {
         boxes: Vec<bool>,
         player: (usize, usize),
     ) -> Result<Level, LevelError> {
-        if rows == 0 || cols == 0 {
-            return Err(LevelError::Empty);
-        }
-        if rows > MAX_SIDE || cols > MAX_SIDE {
-            return Err(LevelError::TooLarge { rows, cols });
-        }
-        for len in [tiles.len(), boxes.len()] {
-            if len != rows * cols {
-                return Err(LevelError::ShapeMismatch { rows, cols, len });
-            }
-        }
+        check_shape(rows, cols, [tiles.len(), boxes.len()])?;
         if player.0 >= rows || player.1 >= cols {
             return Err(LevelError::NoPlayer);
         }
@@ -298,17 +288,7 @@ impl Level {
         fixed: &[u8],
         state: &[u8],
     ) -> Result<Level, LevelError> {
-        if rows == 0 || cols == 0 {
-            return Err(LevelError::Empty);
-        }
-        if rows > MAX_SIDE || cols > MAX_SIDE {
-            return Err(LevelError::TooLarge { rows, cols });
-        }
-        for len in [fixed.len(), state.len()] {
-            if len != rows * cols {
-                return Err(LevelError::ShapeMismatch { rows, cols, len });
-            }
-        }
+        check_shape(rows, cols, [fixed.len(), state.len()])?;
         let mut tiles = Vec::with_capacity(rows * cols);
         let mut boxes = Vec::with_capacity(rows * cols);
         let mut player = None;
@@ -429,6 +409,20 @@ impl Level {
     /// Box occupancy, row-major.
     pub fn boxes(&self) -> &[bool] {
         &self.boxes
+    }
+}
+
+/// Checks `rows × cols` against the size bounds and the lengths of the row-major layers.
+fn check_shape(rows: usize, cols: usize, lens: [usize; 2]) -> Result<(), LevelError> {
+    if rows == 0 || cols == 0 {
+        return Err(LevelError::Empty);
+    }
+    if rows > MAX_SIDE || cols > MAX_SIDE {
+        return Err(LevelError::TooLarge { rows, cols });
+    }
+    match lens.into_iter().find(|&len| len != rows * cols) {
+        Some(len) => Err(LevelError::ShapeMismatch { rows, cols, len }),
+        None => Ok(()),
     }
 }
 
