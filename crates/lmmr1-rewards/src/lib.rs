@@ -28,5 +28,6 @@ pub mod format;
 pub mod lmm_r1;
 pub mod math;
 mod reward;
+pub mod sokoban;
 
 pub use reward::{Reward, Score};
