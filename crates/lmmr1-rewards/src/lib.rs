@@ -24,6 +24,7 @@
 //! Every entry point is total: any input, however long or malformed, returns a value (no panic)
 //! within a bounded time; see [`math::Limits`].
 
+pub mod football;
 pub mod format;
 mod reward;
 
