@@ -15,7 +15,8 @@
 //! * [`actions`]: the action set and MageBench answer parsing;
 //! * [`scenarios`]: academy-style drills and small-sided games;
 //! * [`reward`]: MageBench's dense reward; [`checkpoints`]: gfootball's checkpoint reward;
-//! * [`env`]: [`Env`] (`reset`/`step`).
+//! * [`env`]: [`Env`] (`reset`/`step`); [`turns`]: MageBench's multi-step turns;
+//! * [`scorer`]: the text-answer [`crate::Reward`] ([`FootballReward`]) and goal rates.
 //!
 //! ```
 //! use lmmr1_rewards::football::{Action, Env, Scenario};
@@ -39,7 +40,9 @@ pub mod reward;
 pub mod rng;
 pub mod rules;
 pub mod scenarios;
+pub mod scorer;
 pub mod state;
+pub mod turns;
 
 pub use actions::{parse_actions, parse_answer, Action, Direction};
 pub use env::{Env, EpisodeEnd, Step, StepInfo};
@@ -47,6 +50,7 @@ pub use error::FootballError;
 pub use geometry::Vec2;
 pub use reward::{MageBenchReward, RewardTerms};
 pub use scenarios::Scenario;
+pub use scorer::{Evaluation, FootballReward, FootballTask, Playback};
 pub use state::{
     Ball, GameMode, Player, PlayerId, RawObservation, Role, Squad, State, StickyActions, Team,
     MAX_PLAYERS,
