@@ -183,3 +183,50 @@ fn episodes_are_deterministic_for_a_seed() {
     // Different seeds give different games.
     assert_ne!(run(0).1, run(1).1);
 }
+
+#[test]
+fn random_play_in_every_scenario_keeps_the_invariants() {
+    let mut r = 0x1234_5678u64;
+    for name in Scenario::NAMES {
+        let mut env = Env::new(Scenario::from_name(name).unwrap());
+        for seed in 0..6 {
+            env.reset(seed);
+            let mut sum = 0.0;
+            for n in 1..=400u32 {
+                r = r
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let a = Action::ALL[(r >> 33) as usize % Action::ALL.len()];
+                let s = env.step(a).unwrap();
+                sum += s.reward;
+                let st = env.state();
+                assert!(
+                    s.reward.is_finite() && s.info.checkpoints.is_finite(),
+                    "{name}"
+                );
+                assert_eq!(st.steps_left, 400 - n);
+                assert!((s.info.accumulated - sum).abs() < 1e-9);
+                for p in st.left.players().iter().chain(st.right.players()) {
+                    assert!(p.pos.x.abs() <= 1.05 + 1e-6 && p.pos.y.abs() <= 0.47 + 1e-6);
+                }
+                assert!(st.ball.pos.x.is_finite() && st.ball.pos.y.is_finite());
+                assert!(st.ball.z >= 0.0);
+                if let Some(o) = st.owner {
+                    assert!(o.index < st.squad(o.team).len());
+                    // The right team owning the ball always ends the episode.
+                    assert!(o.team == Team::Left || s.done, "{name}");
+                }
+                assert!(st.active < st.left.len());
+                let obs = env.observation();
+                assert_eq!(obs.left_team.len(), st.left.len());
+                assert_eq!(obs.right_team_direction.len(), st.right.len());
+                if s.done {
+                    assert_eq!(s.done, s.info.end.is_some());
+                    break;
+                }
+                assert!(n < 400, "the clock ends every episode");
+            }
+            assert!(env.is_done());
+        }
+    }
+}

@@ -25,8 +25,8 @@ pub const KICK_COOLDOWN: u8 = 4;
 /// Per-step chance that an adjacent opponent wins the ball at difficulty 0 (plus 0.18 at
 /// difficulty 1), before the carrier's sprint (×1.6) or dribble (×0.4) factor.
 pub const TACKLE_BASE: f32 = 0.12;
-/// MageBench's shot targets on the goal line (y values).
-pub const GOAL_POINTS: [f32; 5] = [-0.044, -0.02, 0.0, 0.022, 0.044];
+/// Where shots are aimed across the goal mouth (y values, inside the posts at ±0.044).
+pub const SHOT_TARGETS: [f32; 5] = [-0.032, -0.016, 0.0, 0.016, 0.032];
 
 /// How play stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,12 +66,13 @@ pub fn pass_receiver(state: &State, kicker: PlayerId, kind: KickKind) -> Option<
     best.map(|(_, j)| j)
 }
 
-/// Where a shot from `from` is aimed: MageBench's goal point whose line is farthest from
-/// every opponent, plus aiming noise that grows with distance and when sprinting.
+/// Where a shot from `from` is aimed: of five points inside the posts, the one whose line
+/// is clearest of opponents (clearance counted up to 0.06, ties going to the centre), plus
+/// aiming noise that grows with distance and when sprinting.
 pub fn shot_aim(state: &State, from: Vec2, rng: &mut SplitMix64) -> Vec2 {
     let goal_x = PITCH_HALF_LENGTH + 0.02;
     let mut best = (f32::NEG_INFINITY, 0.0);
-    for y in GOAL_POINTS {
+    for y in SHOT_TARGETS {
         let target = Vec2::new(goal_x, y);
         let clear = state
             .right
@@ -79,12 +80,13 @@ pub fn shot_aim(state: &State, from: Vec2, rng: &mut SplitMix64) -> Vec2 {
             .iter()
             .map(|p| segment_distance(p.pos, from, target))
             .fold(f32::INFINITY, f32::min);
-        if clear > best.0 {
-            best = (clear, y);
+        let score = clear.min(0.06) - 0.05 * y.abs();
+        if score > best.0 {
+            best = (score, y);
         }
     }
     let dist = from.distance(Team::Left.target_goal());
-    let sigma = 0.008 + 0.03 * dist + if state.sticky.sprint { 0.01 } else { 0.0 };
+    let sigma = 0.006 + 0.02 * dist + if state.sticky.sprint { 0.01 } else { 0.0 };
     Vec2::new(goal_x, best.1 + sigma * 1.7 * rng.next_signed())
 }
 
@@ -338,6 +340,22 @@ mod tests {
         assert_eq!(pass_receiver(&s, left(0), KickKind::ShortPass), Some(1));
         s.left.players_mut()[0].facing = Vec2::new(0.0, 1.0);
         assert_eq!(pass_receiver(&s, left(0), KickKind::LongPass), Some(2));
+    }
+
+    #[test]
+    fn shots_aim_away_from_the_keeper_and_at_the_centre_of_an_empty_goal() {
+        let mut rng = SplitMix64::new(0);
+        let mut s = three_attackers();
+        // Keeper on the line at the top post: aim at the bottom half.
+        s.right.players_mut()[0].pos = Vec2::new(1.0, -0.04);
+        let aim = shot_aim(&s, Vec2::new(0.8, 0.0), &mut rng);
+        assert!(aim.y > 0.01, "{aim:?}");
+        // Keeper far away: aim near the centre (within the noise).
+        s.right.players_mut()[0].pos = Vec2::new(-1.0, 0.0);
+        for _ in 0..20 {
+            let aim = shot_aim(&s, Vec2::new(0.8, 0.0), &mut rng);
+            assert!(aim.y.abs() < 0.02, "{aim:?}");
+        }
     }
 
     #[test]
