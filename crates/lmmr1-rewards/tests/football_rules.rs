@@ -230,3 +230,63 @@ fn random_play_in_every_scenario_keeps_the_invariants() {
         }
     }
 }
+
+/// Plays a pass `kick` (after one step of facing `face`) and returns who got the ball:
+/// `Some((team, index))`, or `None` if the episode ended otherwise or the ball stayed loose.
+fn pass_result(env: &mut Env, face: Action, kick: Action) -> Option<(Team, usize)> {
+    let script = [face, kick, Action::ReleaseDirection];
+    for i in 0..60 {
+        env.step(script[i.min(2)]).ok()?;
+        if i > 1 {
+            if let Some(o) = env.state().owner {
+                return Some((o.team, o.index));
+            }
+        }
+        if env.is_done() {
+            return None;
+        }
+    }
+    None
+}
+
+#[test]
+fn every_kind_of_pass_reaches_the_unmarked_teammate() {
+    for kick in [Action::ShortPass, Action::LongPass, Action::HighPass] {
+        for seed in 0..10 {
+            let mut env = Env::new(Scenario::pass_and_shoot_with_keeper());
+            env.reset(seed);
+            let got = pass_result(&mut env, Action::Bottom, kick);
+            assert_eq!(got, Some((Team::Left, 2)), "{kick:?} seed {seed}");
+        }
+    }
+}
+
+#[test]
+fn a_high_pass_clears_a_defender_in_the_lane_a_ground_pass_does_not() {
+    let lane = Scenario::custom(
+        "lane",
+        &[
+            (Role::CentralMidfield, 0.0, 0.0),
+            (Role::CentralForward, 0.4, 0.0),
+        ],
+        &[(Role::Goalkeeper, 1.0, 0.0), (Role::CentreBack, 0.2, 0.0)],
+        0,
+        0.0,
+    )
+    .unwrap();
+    let mut high = 0;
+    let mut ground_intercepted = 0;
+    for seed in 0..20 {
+        let mut env = Env::new(lane.clone());
+        env.reset(seed);
+        high += usize::from(
+            pass_result(&mut env, Action::Right, Action::HighPass) == Some((Team::Left, 1)),
+        );
+        env.reset(seed);
+        ground_intercepted += usize::from(
+            pass_result(&mut env, Action::Right, Action::ShortPass) == Some((Team::Right, 1)),
+        );
+    }
+    assert_eq!(high, 20);
+    assert!(ground_intercepted >= 10, "{ground_intercepted}/20");
+}

@@ -245,8 +245,8 @@ impl Scenario {
         )
     }
 
-    /// `academy_pass_and_shoot_with_keeper`: the carrier on the left edge of the box with a
-    /// defender beside him, an unmarked teammate in the centre, a keeper.
+    /// `academy_pass_and_shoot_with_keeper`: the carrier on the top edge of the box with a
+    /// defender at his shoulder, an unmarked teammate in the centre, a keeper.
     pub fn pass_and_shoot_with_keeper() -> Self {
         Self::build(
             "academy_pass_and_shoot_with_keeper",
@@ -255,7 +255,7 @@ impl Scenario {
                 (Role::CentralForward, 0.7, -0.28),
                 (Role::CentralForward, 0.7, 0.0),
             ],
-            &[(Role::Goalkeeper, 1.0, 0.0), (Role::CentreBack, 0.75, -0.2)],
+            &[(Role::Goalkeeper, 1.0, 0.0), (Role::CentreBack, 0.75, -0.3)],
             1,
             0.01,
         )
