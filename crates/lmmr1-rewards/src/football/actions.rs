@@ -205,6 +205,19 @@ impl Action {
             .ok_or_else(|| FootballError::UnknownAction(truncate(name)))
     }
 
+    /// The action MageBench's `FootballAction` makes of `name`: the named action, or
+    /// `action_idle` for anything it does not know (including `action_sliding`, which is not
+    /// modelled here).
+    ///
+    /// ```
+    /// use lmmr1_rewards::football::Action;
+    /// assert_eq!(Action::from_magebench_name("action_shot"), Action::Shot);
+    /// assert_eq!(Action::from_magebench_name("shoot!"), Action::Idle);
+    /// ```
+    pub fn from_magebench_name(name: &str) -> Action {
+        Action::from_name(name).unwrap_or(Action::Idle)
+    }
+
     /// MageBench's numeric code (gfootball `v2` index: idle 0 … builtin_ai 19; 16 is the
     /// unsupported `sliding`).
     pub fn magebench_code(self) -> u8 {

@@ -155,7 +155,7 @@ pub fn support_want(state: &State, index: usize, chase: bool) -> Vec2 {
 }
 
 /// The built-in AI for the controlled player: with the ball, run at the goal and shoot from
-/// within 0.3 of it; without, chase a loose ball or support.
+/// within 0.3 of it; without, chase a loose ball (not a pass meant for a teammate) or support.
 pub fn builtin_carrier(state: &State) -> (Vec2, Option<KickKind>) {
     let i = state.active;
     let Some(me) = state.left.players().get(i) else {
@@ -171,7 +171,11 @@ pub fn builtin_carrier(state: &State) -> (Vec2, Option<KickKind>) {
         let kick = (me.pos.distance(goal) < 0.3).then_some(KickKind::Shot);
         return (seek(me.pos, goal, RUN_SPEED * CARRY_FACTOR), kick);
     }
-    if state.owner.is_none() {
+    // A loose ball is chased unless it is a pass to a teammate.
+    let pass_to_other = state
+        .flight
+        .is_some_and(|f| f.kicker.team == Team::Left && f.receiver.is_some_and(|r| r != i));
+    if state.owner.is_none() && !pass_to_other {
         return (seek(me.pos, state.ball.pos, RUN_SPEED), None);
     }
     (support_want(state, i, false), None)
@@ -255,5 +259,14 @@ mod tests {
         });
         let w = support_want(&s, 1, false);
         assert!(w.y < 0.0 && w.x.abs() < 1e-6);
+        // The passer, on builtin AI, does not chase its own pass.
+        s.active = 0;
+        s.ball.pos = Vec2::new(0.05, -0.05);
+        let (w, kick) = builtin_carrier(&s);
+        assert_eq!(kick, None);
+        assert!(w.x > 0.0, "supports instead of chasing: {w:?}");
+        s.flight = None;
+        let (w, _) = builtin_carrier(&s);
+        assert!(w.y < 0.0, "chases a loose ball: {w:?}");
     }
 }

@@ -8,7 +8,8 @@
 //! 2. **passed** `(#opponents with x < ball_x − last count)/11` while the left team owns it;
 //! 3. **goal** `+2` while `score[0] > 0`;
 //! 4. **lost** when the right team owns the ball and no shot is pending:
-//!    `−(steps_left/400 − 1)` (≥ 0), and the task is done;
+//!    `−(steps_left/400 − 1)` (≥ 0), and the task is done (400 is MageBench's `NSTEPS`; here
+//!    the state's game duration, 400 in every built-in scenario);
 //! 5. **pass** `20·pass_clear·scale` when a pass was ordered on an earlier step and a different
 //!    player now owns the ball (`scale` ×0.75 after each);
 //! 6. **shot** `min(100·shot_clear·shot_distance, 2/3)` when `action_shot` is played while the
