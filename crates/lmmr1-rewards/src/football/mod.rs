@@ -15,7 +15,7 @@
 //! * [`actions`]: the action set and MageBench answer parsing;
 //! * [`scenarios`]: academy-style drills and small-sided games;
 //! * [`reward`]: MageBench's dense reward; [`checkpoints`]: gfootball's checkpoint reward;
-//! * [`env`]: [`Env`] (`reset`/`step`); [`turns`]: MageBench's multi-step turns;
+//! * [`env`](mod@env): [`Env`] (`reset`/`step`); [`turns`]: MageBench's multi-step turns;
 //! * [`scorer`]: the text-answer [`crate::Reward`] ([`FootballReward`]) and goal rates.
 //!
 //! ```
