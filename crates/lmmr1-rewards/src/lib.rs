@@ -9,6 +9,10 @@
 //!   arithmetic where exactness matters and bounded numeric evaluation elsewhere.
 //! * [`format`]: the `<think>…</think><answer>…</answer>` format rule of LMM-R1.
 //! * [`lmm_r1`]: LMM-R1's math reward (0.5 for format, 1.0 for a correct answer).
+//! * [`sokoban`]: gym-sokoban's rules step for step (XSB and gym room encodings, seeded level
+//!   generation, an optimal solver) and LMM-R1's and MageBench's Sokoban scores.
+//! * [`football`]: a deterministic 2-D football game with Google Research Football's conventions
+//!   (pitch, MageBench's 16 text actions, academy drills) and MageBench's dense reward.
 //! * [`Reward`]: the trait that rewards and the trainer share.
 //!
 //! ```
@@ -22,8 +26,9 @@
 //! ```
 //!
 //! Every entry point is total: any input, however long or malformed, returns a value (no panic)
-//! within a bounded time; see [`math::Limits`].
+//! within a bounded time (see [`math::MAX_INPUT_LEN`] for the math checker).
 
+pub mod football;
 pub mod format;
 pub mod lmm_r1;
 pub mod math;
