@@ -50,6 +50,12 @@ fn cavepacker_maps() -> Option<PathBuf> {
 #[test]
 fn every_cavepacker_solution_solves_its_level_when_installed() {
     let Some(dir) = cavepacker_maps() else {
+        // `.ci/run` installs the package and sets LMMR1_REQUIRE_CAVEPACKER, so CI never skips.
+        assert!(
+            std::env::var_os("LMMR1_REQUIRE_CAVEPACKER").is_none(),
+            "LMMR1_REQUIRE_CAVEPACKER is set but cavepacker-data is not installed \
+             (apt-get install cavepacker-data, or set CAVEPACKER_MAPS)"
+        );
         eprintln!("cavepacker-data not installed and CAVEPACKER_MAPS unset: nothing to replay");
         return;
     };

@@ -108,8 +108,10 @@ struct Part {
 #[derive(Debug, Clone)]
 enum Kind {
     Latex(Vec<Part>),
-    Number { text: String, percent: bool },
-    Expr(String),
+    /// A number starting at this byte (its text is built only if it is tried).
+    Number(usize),
+    /// A plain expression: its byte range.
+    Expr(usize, usize),
 }
 
 #[derive(Debug, Clone)]
@@ -212,17 +214,23 @@ fn interpret(text: &str, m: &Match, latex_cfg: Option<&LatexConfig>) -> (Option<
             let first = values.into_iter().next().flatten();
             (first, raws.into_iter().next().unwrap_or_default())
         }
-        Kind::Number { text, percent } => {
-            let value = latex::number(text).ok().map(|e| {
-                if *percent {
+        Kind::Number(start) => {
+            let Some((_, text, percent)) = number_body(text, *start, true) else {
+                return (None, String::new());
+            };
+            let value = latex::number(&text).ok().map(|e| {
+                if percent {
                     Expr::Percent(Box::new(e))
                 } else {
                     e
                 }
             });
-            (value, text.clone())
+            (value, text)
         }
-        Kind::Expr(s) => (python::parse(&s.replace('\n', " ")), s.clone()),
+        Kind::Expr(a, b) => {
+            let s = &text[*a..*b];
+            (python::parse(&s.replace('\n', " ")), s.to_string())
+        }
     }
 }
 
@@ -771,7 +779,7 @@ fn prefix_at(t: &str, pos: usize) -> Option<usize> {
 }
 
 /// `expr_with_anchors` body at `p` (after the prefix): returns (end, expr text).
-fn expr_body(t: &str, p: usize) -> Option<(usize, String)> {
+fn expr_body(t: &str, p: usize) -> Option<usize> {
     let b = t.as_bytes();
     let mut i = p;
     if b.get(i) == Some(&b'-') {
@@ -805,7 +813,7 @@ fn expr_body(t: &str, p: usize) -> Option<(usize, String)> {
             break;
         }
         if suffix_ok(t, e) {
-            return Some((e, t[p..e].to_string()));
+            return Some(e);
         }
     }
     None
@@ -821,7 +829,7 @@ fn suffix_ok(t: &str, pos: usize) -> bool {
 }
 
 /// `number_re` at `p` (after prefix and optional currency): (end, normalized text, percent).
-fn number_body(t: &str, p: usize) -> Option<(usize, String, bool)> {
+fn number_body(t: &str, p: usize, build_text: bool) -> Option<(usize, String, bool)> {
     let b = t.as_bytes();
     if p > 0 && b[p - 1].is_ascii_digit() {
         return None;
@@ -864,6 +872,14 @@ fn number_body(t: &str, p: usize) -> Option<(usize, String, bool)> {
         }
         return None;
     };
+    let span = (int_end - p) + dec.map_or(0, |(a, b)| b - a);
+    if span > 420 {
+        return None;
+    }
+    let end = dec.map_or(int_end, |(_, de)| de);
+    if !build_text {
+        return Some((percent_end(t, end).unwrap_or(end), String::new(), false));
+    }
     let mut int: String = t[p..int_end]
         .chars()
         .filter(|c| *c != ',' && *c != ' ')
@@ -877,21 +893,22 @@ fn number_body(t: &str, p: usize) -> Option<(usize, String, bool)> {
     if !sign {
         int = if mag.is_empty() { "0".into() } else { mag };
     }
-    let mut end = int_end;
     let mut text = int;
     if let Some((ds, de)) = dec {
         text.push('.');
         text.push_str(&t[ds + 1..de]);
-        end = de;
     }
-    if sign && text.len() > 400 || text.len() > 400 {
-        return None;
-    }
-    // Percent suffix.
-    let r = &t[end..];
-    let r1 = r.trim_start();
-    let mut percent = false;
-    for p in [
+    let (end, percent) = match percent_end(t, end) {
+        Some(e) => (e, true),
+        None => (end, false),
+    };
+    Some((end, text, percent))
+}
+
+/// The end of a percent suffix (`\s*(%|percent|percentage|pct)`) at `pos`, if any.
+fn percent_end(t: &str, pos: usize) -> Option<usize> {
+    let r = t[pos..].trim_start();
+    [
         "%",
         "Percent",
         "percent",
@@ -899,27 +916,23 @@ fn number_body(t: &str, p: usize) -> Option<(usize, String, bool)> {
         "percentage",
         "Pct",
         "pct",
-    ] {
-        if let Some(x) = r1.strip_prefix(p) {
-            end = t.len() - x.len();
-            percent = true;
-            break;
-        }
-    }
-    Some((end, text, percent))
+    ]
+    .iter()
+    .find_map(|p| r.strip_prefix(p))
+    .map(|x| t.len() - x.len())
 }
 
 /// Expression-or-number at `pos` (prefix included), expression first.
 fn expr_or_number_at(t: &str, pos: usize) -> Option<(usize, Kind)> {
     let p = prefix_at(t, pos)?;
-    if let Some((end, s)) = expr_body(t, p) {
-        return Some((end, Kind::Expr(s)));
+    if let Some(end) = expr_body(t, p) {
+        return Some((end, Kind::Expr(p, end)));
     }
     let q = match t[p..].chars().next() {
         Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
         _ => p,
     };
-    number_body(t, q).map(|(end, text, percent)| (end, Kind::Number { text, percent }))
+    number_body(t, q, false).map(|(end, _, _)| (end, Kind::Number(q)))
 }
 
 fn expr_matches(scan: &Scan, prio: u32, cfg: &ExprConfig, out: &mut Vec<Match>) {
@@ -1004,14 +1017,13 @@ fn expr_matches(scan: &Scan, prio: u32, cfg: &ExprConfig, out: &mut Vec<Match>) 
                 while pos < t.len() {
                     let found = prefix_at(t, pos).and_then(|p| {
                         if expr {
-                            expr_body(t, p).map(|(e, s)| (e, Kind::Expr(s)))
+                            expr_body(t, p).map(|e| (e, Kind::Expr(p, e)))
                         } else {
                             let q = match t[p..].chars().next() {
                                 Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
                                 _ => p,
                             };
-                            number_body(t, q)
-                                .map(|(e, text, percent)| (e, Kind::Number { text, percent }))
+                            number_body(t, q, false).map(|(e, _, _)| (e, Kind::Number(q)))
                         }
                     });
                     match found {

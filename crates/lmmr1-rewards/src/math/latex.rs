@@ -972,18 +972,30 @@ pub fn number(s: &str) -> PResult<Expr> {
         Some((a, b)) => (a, Some(b)),
         None => (s, None),
     };
+    let float = frac.is_some();
+    let frac = frac.unwrap_or("");
+    if !int.bytes().chain(frac.bytes()).all(|c| c.is_ascii_digit()) {
+        return Err(ParseError("bad number"));
+    }
+    // Fast path: up to 18 digits fit a u64 (no big-integer arithmetic).
+    if int.len() + frac.len() <= 18 {
+        let mantissa = int
+            .bytes()
+            .chain(frac.bytes())
+            .fold(0u64, |m, d| m * 10 + u64::from(d - b'0'));
+        let scale = 10u64.pow(frac.len() as u32);
+        let g = num_integer::gcd(mantissa, scale).max(1);
+        let value = BigRational::new_raw(BigInt::from(mantissa / g), BigInt::from(scale / g));
+        return Ok(Expr::Num(Number { value, float }));
+    }
     let digits = |t: &str| -> PResult<BigInt> {
         if t.is_empty() {
             return Ok(BigInt::zero());
         }
         t.parse::<BigInt>().map_err(|_| ParseError("bad number"))
     };
-    let mut value = BigRational::from_integer(digits(int)?);
-    let float = frac.is_some();
-    if let Some(f) = frac {
-        let scale = num_traits::pow::pow(BigInt::from(10), f.len());
-        value += BigRational::new(digits(f)?, scale);
-    }
+    let scale = num_traits::pow::pow(BigInt::from(10), frac.len());
+    let value = BigRational::new(digits(int)? * &scale + digits(frac)?, scale);
     Ok(Expr::Num(Number { value, float }))
 }
 
