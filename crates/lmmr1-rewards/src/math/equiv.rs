@@ -38,16 +38,17 @@ const MAX_NODES: usize = 20_000;
 
 /// Whether `pred` equals `gold` under Math-Verify's rules.
 pub fn expr_eq(gold: &Expr, pred: &Expr, cfg: &CompareConfig) -> bool {
+    use std::borrow::Cow;
     if gold.size() > MAX_NODES || pred.size() > MAX_NODES {
         return false;
     }
-    let mut gold = gold.clone();
-    let mut pred = pred.clone();
+    let mut gold = Cow::Borrowed(gold);
+    let mut pred = Cow::Borrowed(pred);
     if !cfg.strict {
         let gs = gold.free_symbols();
         let ps = pred.free_symbols();
         if gs.len() == ps.len() {
-            pred = rename(&pred, &ps, &gs);
+            pred = Cow::Owned(rename(&pred, &ps, &gs));
         }
     }
     let gold_assign = is_assignment(&gold);
@@ -55,32 +56,32 @@ pub fn expr_eq(gold: &Expr, pred: &Expr, cfg: &CompareConfig) -> bool {
     let gold_eq = gold.is_equation();
     let pred_eq = pred.is_equation();
     if gold_assign {
-        gold = Expr::Rel(
+        gold = Cow::Owned(Expr::Rel(
             Rel::Eq,
             Box::new(first_lhs(&gold)),
             Box::new(last_rhs(&gold)),
-        );
+        ));
     }
     if pred_assign {
-        pred = Expr::Rel(
+        pred = Cow::Owned(Expr::Rel(
             Rel::Eq,
             Box::new(first_lhs(&pred)),
             Box::new(last_rhs(&pred)),
-        );
+        ));
     }
     if pred_eq && !gold_eq {
-        pred = last_rhs(&pred);
+        pred = Cow::Owned(last_rhs(&pred));
     } else if gold_assign && !pred_eq {
-        gold = last_rhs(&gold);
+        gold = Cow::Owned(last_rhs(&gold));
     }
     if gold.is_relation() && is_sympy_set(&pred) {
         if let Some(s) = relation_as_set(&gold) {
-            gold = s;
+            gold = Cow::Owned(s);
         }
     }
     if cfg.allow_set_relation_comp && pred.is_relation() && is_sympy_set(&gold) {
         if let Some(s) = relation_as_set(&pred) {
-            pred = s;
+            pred = Cow::Owned(s);
         }
     }
     compare(&gold, &pred, cfg)

@@ -322,8 +322,6 @@ struct Scan<'a> {
     /// Per byte `i`: the first `j >= i` holding `$$`, `\\]`, `\\)` and a newline
     /// (`u32::MAX` when none); built on first use.
     next: std::cell::OnceCell<Vec<[u32; 4]>>,
-    /// The text with ASCII letters lowercased (same byte offsets), for anchor search.
-    lower: String,
     /// Offsets of every "answer" in `lower` (all anchors contain the word).
     answers: Vec<usize>,
 }
@@ -335,12 +333,13 @@ const NL: usize = 3;
 
 impl<'a> Scan<'a> {
     fn new(t: &'a str) -> Self {
-        let lower = t.to_ascii_lowercase();
-        let answers = lower.match_indices("answer").map(|(i, _)| i).collect();
+        let b = t.as_bytes();
+        let answers = (0..b.len().saturating_sub(5))
+            .filter(|&i| b[i] | 0x20 == b'a' && b[i..i + 6].eq_ignore_ascii_case(b"answer"))
+            .collect();
         Self {
             t,
             next: std::cell::OnceCell::new(),
-            lower,
             answers,
         }
     }
@@ -720,7 +719,11 @@ fn anchored(
         let Some(a) = p.checked_sub(offset) else {
             continue;
         };
-        if a < from || !scan.lower.as_bytes()[a..].starts_with(anchor.as_bytes()) {
+        let b = scan.t.as_bytes();
+        if a < from
+            || b.len() < a + anchor.len()
+            || !b[a..a + anchor.len()].eq_ignore_ascii_case(anchor.as_bytes())
+        {
             continue;
         }
         match body(t, a + anchor.len()) {

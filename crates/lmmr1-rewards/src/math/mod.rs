@@ -103,11 +103,8 @@ pub fn extract_with(response: &str, cfg: &ExtractConfig) -> Option<Answer> {
 /// The argument order matters: the gold decides the form (an assignment `k = 1` in the gold
 /// accepts `1`; an equation in the prediction is reduced to its right-hand side).
 pub fn verify(gold: &str, pred: &str) -> bool {
-    verify_answers(
-        extract_recent(gold).as_ref(),
-        extract_recent(pred).as_ref(),
-        &CompareConfig::default(),
-    )
+    let (g, p) = (extract_recent(gold), extract_recent(pred));
+    verify_answers(g.as_deref(), p.as_deref(), &CompareConfig::default())
 }
 
 /// How many recent extractions each thread remembers for [`verify`] (an RL batch scores many
@@ -116,22 +113,23 @@ const RECENT_ENTRIES: usize = 8;
 /// Longest input remembered.
 const RECENT_MAX_LEN: usize = 1024;
 
+type Recent = std::collections::VecDeque<(String, Option<std::rc::Rc<Answer>>)>;
+
 thread_local! {
-    static RECENT: std::cell::RefCell<std::collections::VecDeque<(String, Option<Answer>)>> =
-        const { std::cell::RefCell::new(std::collections::VecDeque::new()) };
+    static RECENT: std::cell::RefCell<Recent> = const { std::cell::RefCell::new(Recent::new()) };
 }
 
 /// [`extract`] with default settings, memoized over the last few inputs of this thread.
-fn extract_recent(text: &str) -> Option<Answer> {
+fn extract_recent(text: &str) -> Option<std::rc::Rc<Answer>> {
     if text.len() > RECENT_MAX_LEN {
-        return extract(text);
+        return extract(text).map(std::rc::Rc::new);
     }
     if let Some(hit) =
         RECENT.with_borrow(|r| r.iter().find(|(k, _)| k == text).map(|(_, v)| v.clone()))
     {
         return hit;
     }
-    let value = extract(text);
+    let value = extract(text).map(std::rc::Rc::new);
     RECENT.with_borrow_mut(|r| {
         if r.len() == RECENT_ENTRIES {
             r.pop_front();
