@@ -764,24 +764,19 @@ fn is_op(c: char) -> bool {
 /// The anchor before a number or expression: start of text, or a space or `=` (consumed),
 /// then an optional `**`. Returns the position after it.
 fn prefix_at(t: &str, pos: usize) -> Option<usize> {
-    let p = if pos == 0 && !t.starts_with(|c: char| c.is_whitespace() || c == '=') {
+    let c = t[pos..].chars().next()?;
+    let p = if c.is_whitespace() || c == '=' {
+        pos + c.len_utf8()
+    } else if pos == 0 {
+        // `^`: the start of the text anchors without consuming anything.
         0
     } else {
-        let c = t[pos..].chars().next()?;
-        if !(c.is_whitespace() || c == '=') {
-            if pos == 0 {
-                0
-            } else {
-                return None;
-            }
-        } else {
-            pos + c.len_utf8()
-        }
+        return None;
     };
     Some(if t[p..].starts_with("**") { p + 2 } else { p })
 }
 
-/// `expr_with_anchors` body at `p` (after the prefix): returns (end, expr text).
+/// `expr_with_anchors` body at `p` (after the prefix): the end of the expression.
 fn expr_body(t: &str, p: usize) -> Option<usize> {
     let b = t.as_bytes();
     let mut i = p;

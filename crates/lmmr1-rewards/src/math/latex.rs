@@ -603,9 +603,8 @@ impl Parser {
                 Some(Tok::Num(n)) => number(&n)?,
                 Some(Tok::Letter(c)) => self.letter(c),
                 Some(Tok::Ch('-')) => Expr::negated(self.script_arg()?),
-                Some(Tok::Cmd(c)) => {
+                Some(Tok::Cmd(_)) => {
                     self.pos -= 1;
-                    let _ = c;
                     self.primary()?
                 }
                 _ => return Err(ParseError("bad script")),

@@ -803,7 +803,6 @@ fn fix_sqrt_parens(t: &str) -> String {
 fn fix_frac_digits(t: &str) -> String {
     let mut out = String::with_capacity(t.len() + 8);
     let mut i = 0;
-    let b = t.as_bytes();
     while i < t.len() {
         let rest = &t[i..];
         if let Some(r) = rest.strip_prefix("\\frac") {
@@ -848,7 +847,6 @@ fn fix_frac_digits(t: &str) -> String {
         let c = rest.chars().next().unwrap_or(' ');
         out.push(c);
         i += c.len_utf8();
-        let _ = b;
     }
     out
 }
