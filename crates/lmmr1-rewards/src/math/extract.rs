@@ -96,7 +96,7 @@ pub struct Extracted {
     pub raw: Option<String>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy, Default)]
 struct Part {
     start: usize,
     end: usize,
@@ -105,9 +105,34 @@ struct Part {
     percent: bool,
 }
 
+/// Up to six joined environments, stored inline (matches are found by the dozen and most
+/// are never interpreted, so they should not allocate).
+#[derive(Debug, Clone, Copy, Default)]
+struct Parts {
+    items: [Part; 6],
+    len: usize,
+}
+
+impl Parts {
+    fn one(p: Part) -> Self {
+        let mut parts = Parts::default();
+        parts.push(p);
+        parts
+    }
+    fn push(&mut self, p: Part) {
+        if self.len < self.items.len() {
+            self.items[self.len] = p;
+            self.len += 1;
+        }
+    }
+    fn as_slice(&self) -> &[Part] {
+        &self.items[..self.len]
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Kind {
-    Latex(Vec<Part>),
+    Latex(Parts),
     /// A number starting at this byte (its text is built only if it is tried).
     Number(usize),
     /// A plain expression: its byte range.
@@ -185,7 +210,7 @@ fn interpret(text: &str, m: &Match, latex_cfg: Option<&LatexConfig>) -> (Option<
             };
             let mut values = Vec::new();
             let mut raws = Vec::new();
-            for p in parts {
+            for p in parts.as_slice() {
                 let mut norm = lc.norm;
                 if p.boxed_group {
                     norm.boxed = Boxed::Last;
@@ -517,7 +542,7 @@ fn percent_after(t: &str, pos: usize) -> Option<usize> {
 }
 
 /// A joined run of environments starting at `pos` (`ENV (sep ENV){0,5}`), or `None`.
-fn envs_at(s: &Scan, pos: usize, boxed_ctx: bool) -> Option<(usize, Vec<Part>)> {
+fn envs_at(s: &Scan, pos: usize, boxed_ctx: bool) -> Option<(usize, Parts)> {
     let t = s.t;
     let one = |p: usize| -> Option<(Part, usize)> {
         let env = env_at(s, p, !boxed_ctx)?;
@@ -540,7 +565,7 @@ fn envs_at(s: &Scan, pos: usize, boxed_ctx: bool) -> Option<(usize, Vec<Part>)> 
         ))
     };
     let (first, mut end) = one(pos)?;
-    let mut parts = vec![first];
+    let mut parts = Parts::one(first);
     for _ in 0..5 {
         let Some(next) = separator_then(t, end) else {
             break;
@@ -694,12 +719,12 @@ fn boxed_matches(scan: &Scan, out: &mut Vec<Match>) {
             out.push(Match {
                 start: first,
                 end: last + 1,
-                kind: Kind::Latex(vec![Part {
+                kind: Kind::Latex(Parts::one(Part {
                     start: first,
                     end: last + 1,
                     boxed_group: true,
                     percent: false,
-                }]),
+                })),
             });
         }
     }

@@ -42,69 +42,60 @@ pub fn parse(src: &str, complex: bool) -> PResult<Expr> {
     Ok(e)
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Num(String),
+/// A token; text is borrowed from the source (parsing allocates only the tree).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok<'a> {
+    Num(&'a str),
     Letter(char),
-    Cmd(String),
+    Cmd(&'a str),
     Ch(char),
     /// The raw content of `\text{…}` and friends.
-    Text(String),
+    Text(&'a str),
 }
 
-fn lex(src: &str) -> PResult<Vec<Tok>> {
-    let chars: Vec<char> = src.chars().collect();
-    let mut out = Vec::new();
+fn lex(src: &str) -> PResult<Vec<Tok<'_>>> {
+    let b = src.as_bytes();
+    let mut out = Vec::with_capacity(src.len() / 2 + 1);
+    let digits_from = |i: usize| i + b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
     let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        if c.is_whitespace() {
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii_whitespace() {
             i += 1;
-        } else if c.is_ascii_digit()
-            || (c == '.' && chars.get(i + 1).is_some_and(char::is_ascii_digit))
+        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
         {
             let start = i;
-            while i < chars.len() && chars[i].is_ascii_digit() {
-                i += 1;
-            }
-            if i < chars.len()
-                && chars[i] == '.'
-                && chars.get(i + 1).is_some_and(char::is_ascii_digit)
-            {
-                i += 1;
-                while i < chars.len() && chars[i].is_ascii_digit() {
-                    i += 1;
-                }
+            i = digits_from(i);
+            if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(u8::is_ascii_digit) {
+                i = digits_from(i + 1);
             }
             if i - start > MAX_DIGITS {
                 return Err(ParseError("number too long"));
             }
-            out.push(Tok::Num(chars[start..i].iter().collect()));
-        } else if c == '\\' {
+            out.push(Tok::Num(&src[start..i]));
+        } else if c == b'\\' {
             i += 1;
             let start = i;
-            while i < chars.len() && chars[i].is_ascii_alphabetic() {
+            while i < b.len() && b[i].is_ascii_alphabetic() {
                 i += 1;
             }
             if i == start {
                 // A control symbol: `\{`, `\%`, `\,`, `\\`.
-                let Some(&s) = chars.get(i) else {
+                let Some(s) = src[i..].chars().next() else {
                     return Err(ParseError("lone backslash"));
                 };
-                i += 1;
+                i += s.len_utf8();
                 match s {
                     ',' | ';' | ' ' | '!' | ':' => {}
-                    '{' => out.push(Tok::Cmd("{".into())),
-                    '}' => out.push(Tok::Cmd("}".into())),
-                    '%' => out.push(Tok::Ch('%')),
-                    '\\' => out.push(Tok::Cmd("\\".into())),
-                    '|' => out.push(Tok::Ch('|')),
+                    '{' => out.push(Tok::Cmd("{")),
+                    '}' => out.push(Tok::Cmd("}")),
+                    '\\' => out.push(Tok::Cmd("\\")),
                     _ => out.push(Tok::Ch(s)),
                 }
                 continue;
             }
-            let mut name: String = chars[start..i].iter().collect();
-            if !is_known_command(&name) {
+            let mut name = &src[start..i];
+            if !is_known_command(name) {
                 // `\cotx` is `\cot x`: split off the longest known function name.
                 if let Some(k) = SPLITTABLE
                     .iter()
@@ -113,11 +104,11 @@ fn lex(src: &str) -> PResult<Vec<Tok>> {
                     .max()
                 {
                     i = start + k;
-                    name.truncate(k);
+                    name = &name[..k];
                 }
             }
             if matches!(
-                name.as_str(),
+                name,
                 "text"
                     | "mbox"
                     | "textrm"
@@ -130,19 +121,19 @@ fn lex(src: &str) -> PResult<Vec<Tok>> {
                     | "textnormal"
             ) {
                 // Read a balanced brace group as raw text.
-                while i < chars.len() && chars[i].is_whitespace() {
+                while i < b.len() && b[i].is_ascii_whitespace() {
                     i += 1;
                 }
-                if chars.get(i) != Some(&'{') {
+                if b.get(i) != Some(&b'{') {
                     return Err(ParseError("text without braces"));
                 }
                 let mut depth = 0usize;
                 let start = i + 1;
                 loop {
-                    match chars.get(i) {
+                    match b.get(i) {
                         None => return Err(ParseError("unbalanced text")),
-                        Some('{') => depth += 1,
-                        Some('}') => {
+                        Some(b'{') => depth += 1,
+                        Some(b'}') => {
                             depth -= 1;
                             if depth == 0 {
                                 break;
@@ -152,43 +143,44 @@ fn lex(src: &str) -> PResult<Vec<Tok>> {
                     }
                     i += 1;
                 }
-                let raw: String = chars[start..i].iter().collect();
+                let raw = &src[start..i];
                 i += 1;
-                if name == "operatorname" {
-                    out.push(Tok::Cmd(raw.trim().to_string()));
+                out.push(if name == "operatorname" {
+                    Tok::Cmd(raw.trim())
                 } else {
-                    out.push(Tok::Text(raw));
-                }
+                    Tok::Text(raw)
+                });
                 continue;
             }
             out.push(Tok::Cmd(name));
         } else if c.is_ascii_alphabetic() {
-            out.push(Tok::Letter(c));
+            out.push(Tok::Letter(c as char));
             i += 1;
         } else {
-            let mapped = match c {
-                '≤' => Tok::Cmd("le".into()),
-                '≥' => Tok::Cmd("ge".into()),
-                '≠' => Tok::Cmd("ne".into()),
-                '×' => Tok::Cmd("times".into()),
-                '·' => Tok::Cmd("cdot".into()),
-                '÷' => Tok::Cmd("div".into()),
-                'π' => Tok::Cmd("pi".into()),
-                '∅' => Tok::Cmd("emptyset".into()),
-                '∪' => Tok::Cmd("cup".into()),
-                '∈' => Tok::Cmd("in".into()),
+            let ch = src[i..].chars().next().unwrap_or(' ');
+            i += ch.len_utf8();
+            out.push(match ch {
+                '≤' => Tok::Cmd("le"),
+                '≥' => Tok::Cmd("ge"),
+                '≠' => Tok::Cmd("ne"),
+                '×' => Tok::Cmd("times"),
+                '·' => Tok::Cmd("cdot"),
+                '÷' => Tok::Cmd("div"),
+                'π' => Tok::Cmd("pi"),
+                '∅' => Tok::Cmd("emptyset"),
+                '∪' => Tok::Cmd("cup"),
+                '∈' => Tok::Cmd("in"),
                 '−' => Tok::Ch('-'),
-                _ => Tok::Ch(c),
-            };
-            out.push(mapped);
-            i += 1;
+                c if c.is_whitespace() => continue,
+                c => Tok::Ch(c),
+            });
         }
     }
     Ok(out)
 }
 
-struct Parser {
-    toks: Vec<Tok>,
+struct Parser<'a> {
+    toks: Vec<Tok<'a>>,
     pos: usize,
     depth: usize,
     complex: bool,
@@ -197,7 +189,7 @@ struct Parser {
 }
 
 fn is_cmd(t: Option<&Tok>, names: &[&str]) -> bool {
-    matches!(t, Some(Tok::Cmd(c)) if names.contains(&c.as_str()))
+    matches!(t, Some(Tok::Cmd(c)) if names.contains(c))
 }
 
 const GREEK: &[&str] = &[
@@ -264,15 +256,15 @@ const TRIG: &[&str] = &[
     "sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
 ];
 
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
+impl<'a> Parser<'a> {
+    fn peek(&self) -> Option<&Tok<'a>> {
         self.toks.get(self.pos)
     }
-    fn peek_at(&self, k: usize) -> Option<&Tok> {
+    fn peek_at(&self, k: usize) -> Option<&Tok<'a>> {
         self.toks.get(self.pos + k)
     }
-    fn bump(&mut self) -> Option<Tok> {
-        let t = self.toks.get(self.pos).cloned();
+    fn bump(&mut self) -> Option<Tok<'a>> {
+        let t = self.toks.get(self.pos).copied();
         self.pos += 1;
         t
     }
@@ -377,7 +369,7 @@ impl Parser {
                     Some(Rel::Gt)
                 }
             }
-            Tok::Cmd(c) => match c.as_str() {
+            Tok::Cmd(c) => match *c {
                 "le" | "leq" | "leqslant" => Some(Rel::Le),
                 "ge" | "geq" | "geqslant" => Some(Rel::Ge),
                 "lt" => Some(Rel::Lt),
@@ -445,7 +437,7 @@ impl Parser {
             Some(Tok::Ch('|')) => self.abs_depth == 0,
             Some(Tok::Ch(c)) => matches!(c, '(' | '[' | '{'),
             Some(Tok::Cmd(c)) => !matches!(
-                c.as_str(),
+                *c,
                 "cdot"
                     | "times"
                     | "div"
@@ -553,10 +545,10 @@ impl Parser {
     /// Whether a `^` here introduces a degree sign (`^\circ`, `^{\circ}`).
     fn degree_follows(&self) -> bool {
         match (self.peek_at(1), self.peek_at(2), self.peek_at(3)) {
-            (Some(Tok::Cmd(c)), ..) if c == "circ" || c == "degree" => true,
+            (Some(Tok::Cmd(c)), ..) if *c == "circ" || *c == "degree" => true,
             (Some(Tok::Ch('°')), ..) => true,
             (Some(Tok::Ch('{')), Some(Tok::Cmd(c)), Some(Tok::Ch('}')))
-                if c == "circ" || c == "degree" =>
+                if *c == "circ" || *c == "degree" =>
             {
                 true
             }
@@ -576,8 +568,8 @@ impl Parser {
             }
             if self.degree_follows() {
                 self.pos += 2;
-                if self.peek() == Some(&Tok::Cmd("circ".into()))
-                    || self.peek() == Some(&Tok::Cmd("degree".into()))
+                if self.peek() == Some(&Tok::Cmd("circ"))
+                    || self.peek() == Some(&Tok::Cmd("degree"))
                 {
                     self.pos += 1;
                     self.expect_ch('}')?;
@@ -600,7 +592,7 @@ impl Parser {
         } else {
             match self.bump() {
                 // latex2sympy reads `x^23` as x^23 (a whole number), unlike TeX.
-                Some(Tok::Num(n)) => number(&n)?,
+                Some(Tok::Num(n)) => number(n)?,
                 Some(Tok::Letter(c)) => self.letter(c),
                 Some(Tok::Ch('-')) => Expr::negated(self.script_arg()?),
                 Some(Tok::Cmd(_)) => {
@@ -691,7 +683,7 @@ impl Parser {
                     Ok(Expr::Sym(format!("{}{sub}", c.to_ascii_lowercase())))
                 }
             }
-            Tok::Text(raw) => Ok(text_atom(&raw, self.complex)),
+            Tok::Text(raw) => Ok(text_atom(raw, self.complex)),
             Tok::Ch('(') => self.group(true),
             Tok::Ch('[') => self.group(false),
             Tok::Ch('{') => {
@@ -710,7 +702,7 @@ impl Parser {
                 self.expect_ch('|')?;
                 Ok(Expr::Func(Func::Abs, vec![e]))
             }
-            Tok::Cmd(c) => self.command(&c),
+            Tok::Cmd(c) => self.command(c),
             _ => Err(ParseError("unexpected token")),
         }
     }
