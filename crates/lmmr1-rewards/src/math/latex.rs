@@ -654,7 +654,7 @@ impl<'a> Parser<'a> {
         };
         match tok {
             Tok::Num(n) => {
-                let e = number(&n)?;
+                let e = number(n)?;
                 // `2_{3}` subscripts on numbers are ignored, as latex2sympy does.
                 let _ = self.subscript_text()?;
                 Ok(e)
