@@ -623,16 +623,19 @@ fn constant_f64(e: &Expr) -> Option<f64> {
 
 /// `x` rounded to `decimals` places, half to even, exactly.
 fn round_rational(x: &BigRational, decimals: u32) -> BigInt {
-    let scaled =
-        x * BigRational::from_integer(num_traits::pow(BigInt::from(10), decimals as usize));
-    let floor = scaled.floor();
-    let frac = &scaled - &floor;
-    let half = BigRational::new(BigInt::from(1), BigInt::from(2));
-    let f = floor.to_integer();
-    if frac > half || (frac == half && f.is_odd()) {
-        f + 1
+    let scale = match 10u64.checked_pow(decimals) {
+        Some(p) => BigInt::from(p),
+        None => num_traits::pow(BigInt::from(10), decimals as usize),
+    };
+    let n = x.numer() * scale;
+    let d = x.denom();
+    // Floor division (the denominator is positive).
+    let (q, r) = n.div_mod_floor(d);
+    let twice = r * 2u32;
+    if twice > *d || (twice == *d && q.is_odd()) {
+        q + 1
     } else {
-        f
+        q
     }
 }
 

@@ -305,23 +305,23 @@ fn treat_as_complex(s: &str) -> bool {
         "\\text{Re}",
         "\\text{Im}",
     ];
-    if MARKERS.iter().any(|m| s.contains(m)) {
-        return true;
-    }
     let b = s.as_bytes();
     let word = |i: usize| {
         b.get(i)
             .is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'_')
     };
     for (i, &c) in b.iter().enumerate() {
-        if c == b'i' && !word(i + 1) {
-            // `\i` or a standalone `i`.
-            if i == 0 || !word(i - 1) {
+        if c == b'i' && !word(i + 1) && (i == 0 || !word(i - 1)) {
+            // A standalone `i` (or `\i`).
+            return true;
+        }
+        if c == b'\\' {
+            let rest = &s[i..];
+            if MARKERS.iter().any(|m| rest.starts_with(m))
+                || (rest.starts_with("\\imath") && !word(i + 6))
+            {
                 return true;
             }
-        }
-        if c == b'\\' && s[i + 1..].starts_with("imath") && !word(i + 6) {
-            return true;
         }
     }
     false
@@ -581,11 +581,16 @@ fn envs_at(s: &Scan, pos: usize, boxed_ctx: bool) -> Option<(usize, Parts)> {
     Some((end, parts))
 }
 
+/// Whether `s` holds `\\boxed{` followed by at least one character before a `}`.
 fn contains_boxed(s: &str) -> bool {
-    s.match_indices("\\boxed{").any(|(i, _)| {
-        let r = &s[i + 7..];
-        r.find('}').is_some_and(|j| j > 0)
-    })
+    let mut from = 0;
+    while let Some(i) = super::normalize::find_from(s, "\\boxed{", from) {
+        if s[i + 7..].find('}').is_some_and(|j| j > 0) {
+            return true;
+        }
+        from = i + 1;
+    }
+    false
 }
 
 /// After `\s*(,?and|,?or|,)\s*`, the position of the next environment.
@@ -696,7 +701,7 @@ fn latex_matches(scan: &Scan, prio: u32, cfg: &LatexConfig, out: &mut Vec<Match>
 /// `\boxed{…}` matches: environments containing a box, and the greedy `\boxed{.+}`.
 fn boxed_matches(scan: &Scan, out: &mut Vec<Match>) {
     let t = scan.t;
-    let Some(first) = t.find("\\boxed{") else {
+    let Some(first) = super::normalize::find_from(t, "\\boxed{", 0) else {
         return;
     };
     // Environments that contain a box (normalized with `boxed = all`).

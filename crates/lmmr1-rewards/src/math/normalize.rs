@@ -41,6 +41,35 @@ impl Default for NormConfig {
     }
 }
 
+/// Whether `hay` contains `needle`. Answers are short, so a direct scan beats building a
+/// substring searcher for every check (this runs a dozen times per answer).
+pub(crate) fn has(hay: &str, needle: &str) -> bool {
+    find_from(hay, needle, 0).is_some()
+}
+
+/// The first occurrence of `needle` in `hay` at or after `from` (a byte offset).
+pub(crate) fn find_from(hay: &str, needle: &str, from: usize) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let (&first, rest) = n.split_first()?;
+    let mut i = from;
+    while i + n.len() <= h.len() {
+        let j = i + h[i..=h.len() - n.len()].iter().position(|&c| c == first)?;
+        if &h[j + 1..j + n.len()] == rest {
+            return Some(j);
+        }
+        i = j + 1;
+    }
+    None
+}
+
+/// The last occurrence of `needle` starting before `end`.
+fn rfind_before(hay: &str, needle: &str, end: usize) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    (0..=end.min(h.len()).checked_sub(n.len())?)
+        .rev()
+        .find(|&i| &h[i..i + n.len()] == n)
+}
+
 /// Normalizes an extracted LaTeX answer.
 pub fn normalize(text: &str, cfg: &NormConfig) -> String {
     let mut t = match cfg.boxed {
@@ -76,8 +105,8 @@ pub fn extract_boxed(text: &str, last: bool) -> String {
     let mut max_pos = text.len();
     let mut last_start: Option<usize> = None;
     loop {
-        let boxed = text[..current].rfind("\\boxed");
-        let fbox = text[..current].rfind("\\fbox");
+        let boxed = rfind_before(text, "\\boxed", current);
+        let fbox = rfind_before(text, "\\fbox", current);
         let (start, cmd_len) = match (boxed, fbox) {
             (None, None) => break,
             (Some(x), Some(y)) if y > x => (y, 5),
@@ -241,7 +270,7 @@ fn basic_latex(text: &str) -> String {
     ]) {
         return text.to_string();
     }
-    let t = if text.contains("\\mathrm{") || text.contains("\\rm") || text.contains("matrix") {
+    let t = if has(text, "\\mathrm{") || has(text, "\\rm") || has(text, "matrix") {
         text.replace("\\mathrm{T}", "T")
             .replace("\\mathrm{d}", "d")
             .replace("{\\rm d}", "d")
@@ -250,7 +279,7 @@ fn basic_latex(text: &str) -> String {
     } else {
         text.to_string()
     };
-    let t = if t.contains("left") || t.contains("right") {
+    let t = if has(&t, "left") || has(&t, "right") {
         strip_left_right(&t)
     } else {
         t
@@ -262,7 +291,7 @@ fn basic_latex(text: &str) -> String {
     } else {
         t
     };
-    if t.contains("matrix") || !t.contains("\\\\") {
+    if has(&t, "matrix") || !has(&t, "\\\\") {
         return t;
     }
     // `\\frac` → `\frac` (a doubled backslash before a command name).
@@ -678,8 +707,8 @@ fn trailing_text_unit(t: &str) -> Option<usize> {
     if !ends_ok {
         return None;
     }
-    let a = t.find("\\text{");
-    let b = t.find("\\mbox{");
+    let a = find_from(t, "\\text{", 0);
+    let b = find_from(t, "\\mbox{", 0);
     match (a, b) {
         (Some(x), Some(y)) => Some(x.min(y)),
         (x, y) => x.or(y),
@@ -731,17 +760,17 @@ fn fix_malformed_operators(text: &str) -> String {
     if t.contains('^') {
         t = fix_caret_parens(&t);
     }
-    if t.contains("sqrt") {
+    if has(&t, "sqrt") {
         t = fix_sqrt_parens(&t);
     }
-    if t.contains("\\frac") || t.contains("\\sqrt") {
+    if has(&t, "\\frac") || has(&t, "\\sqrt") {
         t = fix_frac_digits(&t);
     }
-    if t.contains(" sqrt") {
+    if has(&t, " sqrt") {
         t = t.replace(" sqrt", "\\sqrt");
     }
     t = fix_sqrt(&t);
-    if t.contains("\\frac") {
+    if has(&t, "\\frac") {
         t = fix_fracs(&t);
     }
     if t.contains('/') {
@@ -853,7 +882,7 @@ fn fix_frac_digits(t: &str) -> String {
 
 /// `\sqrt x` → `\sqrt{x}` (hendrycks' `_fix_sqrt`).
 fn fix_sqrt(t: &str) -> String {
-    if !t.contains("\\sqrt") {
+    if !has(t, "\\sqrt") {
         return t.to_string();
     }
     let mut parts = t.split("\\sqrt");
