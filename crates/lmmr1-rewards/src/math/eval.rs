@@ -105,12 +105,10 @@ fn exact_node(
             if n > MAX_EXACT_FACTORIAL {
                 return None;
             }
-            let mut acc = BigInt::one();
-            for k in 2..=n {
-                acc *= k;
-                *budget = budget.checked_sub(acc.bits() / 64 + 1)?;
-            }
-            Some(BigRational::from_integer(acc))
+            // The whole product costs about n·log2(n!)/64 word operations the naive way.
+            let words = (n as f64 * (n.max(2) as f64).log2() / 64.0) as u64 + 1;
+            *budget = budget.checked_sub(words)?;
+            Some(BigRational::from_integer(range_product(2, n + 1)))
         }
         Expr::Func(Func::Binom, a) if a.len() == 2 => {
             let n = exact(&a[0], budget)?;
@@ -152,6 +150,30 @@ fn mul(a: BigRational, b: BigRational) -> BigRational {
     } else {
         a * b
     }
+}
+
+/// `lo · (lo+1) · … · (hi−1)` by binary splitting (balanced big multiplications).
+fn range_product(lo: u64, hi: u64) -> BigInt {
+    if hi <= lo {
+        return BigInt::one();
+    }
+    if hi - lo <= 16 {
+        // Small runs multiply in machine words while they fit.
+        let mut acc = BigInt::one();
+        let mut word: u64 = 1;
+        for k in lo..hi {
+            match word.checked_mul(k) {
+                Some(w) => word = w,
+                None => {
+                    acc *= word;
+                    word = k;
+                }
+            }
+        }
+        return acc * word;
+    }
+    let mid = lo + (hi - lo) / 2;
+    range_product(lo, mid) * range_product(mid, hi)
 }
 
 fn exact_powi(base: &BigRational, n: i64) -> Option<BigRational> {
@@ -392,4 +414,37 @@ fn trig(name: &str, x: C64) -> C64 {
         "tanh" => x.tanh(),
         _ => f64::NAN,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn range_product_matches_the_naive_product() {
+        for n in [0u64, 1, 2, 5, 16, 17, 20, 21, 100, 777] {
+            let naive = (2..=n).fold(BigInt::one(), |acc, k| acc * k);
+            assert_eq!(range_product(2, n + 1), naive, "{n}!");
+        }
+        let twenty: BigInt = "2432902008176640000".parse().unwrap();
+        assert_eq!(range_product(2, 21), twenty);
+    }
+
+    #[test]
+    fn exact_values_and_bounds() {
+        let fact = |n: i64| Expr::Func(Func::Factorial, vec![Expr::int(n)]);
+        let ratio = Expr::Mul(vec![fact(1000), Expr::recip(fact(999))]);
+        assert_eq!(
+            exact(&ratio),
+            Some(BigRational::from_integer(BigInt::from(1000)))
+        );
+        // Beyond the factorial bound: no exact value, rather than unbounded work.
+        assert_eq!(exact(&fact(MAX_EXACT_FACTORIAL as i64 + 1)), None);
+        let tower = Expr::Pow(
+            Box::new(Expr::int(10)),
+            Box::new(Expr::Pow(Box::new(Expr::int(10)), Box::new(Expr::int(10)))),
+        );
+        assert_eq!(exact(&tower), None);
+        assert!(!numeric(&tower, &[]).is_finite());
+    }
 }

@@ -626,7 +626,6 @@ fn offsets(t: &str, pos: usize, max: usize, dotall: bool) -> Vec<usize> {
 }
 
 fn latex_matches(scan: &Scan, prio: u32, cfg: &LatexConfig, out: &mut Vec<Match>) {
-    let t = scan.t;
     if cfg.boxed_priority == Some(prio) {
         boxed_matches(scan, out);
     }
@@ -679,22 +678,37 @@ fn latex_matches(scan: &Scan, prio: u32, cfg: &LatexConfig, out: &mut Vec<Match>
             }
             None
         }),
-        300 if cfg.try_without_anchor => {
-            let mut pos = 0;
-            while pos < t.len() {
-                if let Some((end, parts)) = envs_at(scan, pos, false) {
-                    out.push(Match {
-                        start: pos,
-                        end,
-                        kind: Kind::Latex(parts),
-                    });
-                    pos = end.max(pos + 1);
-                } else {
-                    pos += t[pos..].chars().next().map_or(1, char::len_utf8);
-                }
+        300 if cfg.try_without_anchor => env_runs(scan, false, out),
+        _ => {}
+    }
+}
+
+/// Every non-overlapping run of environments, left to right (Python's `finditer`).
+fn env_runs(scan: &Scan, boxed_ctx: bool, out: &mut Vec<Match>) {
+    let t = scan.t;
+    let b = t.as_bytes();
+    let mut pos = 0;
+    while pos < b.len() {
+        let c = b[pos];
+        // Environments start at `$`, `\`, `-` (a negative `\frac`) or a space (` [ … ] `).
+        let may_start = matches!(c, b'$' | b'\\' | b'-')
+            || c.is_ascii_whitespace()
+            || (c >= 0x80 && t[pos..].starts_with(char::is_whitespace));
+        if may_start {
+            if let Some((end, parts)) = envs_at(scan, pos, boxed_ctx) {
+                out.push(Match {
+                    start: pos,
+                    end,
+                    kind: Kind::Latex(parts),
+                });
+                pos = end.max(pos + 1);
+                continue;
             }
         }
-        _ => {}
+        pos += 1;
+        while !t.is_char_boundary(pos) {
+            pos += 1;
+        }
     }
 }
 
@@ -705,19 +719,7 @@ fn boxed_matches(scan: &Scan, out: &mut Vec<Match>) {
         return;
     };
     // Environments that contain a box (normalized with `boxed = all`).
-    let mut pos = 0;
-    while pos < t.len() {
-        if let Some((end, parts)) = envs_at(scan, pos, true) {
-            out.push(Match {
-                start: pos,
-                end,
-                kind: Kind::Latex(parts),
-            });
-            pos = end.max(pos + 1);
-        } else {
-            pos += t[pos..].chars().next().map_or(1, char::len_utf8);
-        }
-    }
+    env_runs(scan, true, out);
     // `\boxed{.+}`: from the first box to the last `}` (normalized with `boxed = last`).
     if let Some(last) = t.rfind('}') {
         if last > first + 7 {
@@ -1041,19 +1043,29 @@ fn expr_matches(scan: &Scan, prio: u32, cfg: &ExprConfig, out: &mut Vec<Match>) 
         }),
         300 if cfg.try_without_anchor => {
             for expr in [true, false] {
+                let b = t.as_bytes();
                 let mut pos = 0;
                 while pos < t.len() {
-                    let found = prefix_at(t, pos).and_then(|p| {
-                        if expr {
-                            expr_body(t, p).map(|e| (e, Kind::Expr(p, e)))
-                        } else {
-                            let q = match t[p..].chars().next() {
-                                Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
-                                _ => p,
-                            };
-                            number_body(t, q, false).map(|(e, _, _)| (e, Kind::Number(q)))
-                        }
-                    });
+                    // The anchor is the start of the text, a space or `=`.
+                    let c = b[pos];
+                    let may_anchor = pos == 0
+                        || c == b'='
+                        || c.is_ascii_whitespace()
+                        || (c >= 0x80 && t[pos..].starts_with(char::is_whitespace));
+                    let found = may_anchor
+                        .then(|| prefix_at(t, pos))
+                        .flatten()
+                        .and_then(|p| {
+                            if expr {
+                                expr_body(t, p).map(|e| (e, Kind::Expr(p, e)))
+                            } else {
+                                let q = match t[p..].chars().next() {
+                                    Some(c) if CURRENCY.contains(c) => p + c.len_utf8(),
+                                    _ => p,
+                                };
+                                number_body(t, q, false).map(|(e, _, _)| (e, Kind::Number(q)))
+                            }
+                        });
                     match found {
                         Some((end, kind)) => {
                             out.push(Match {

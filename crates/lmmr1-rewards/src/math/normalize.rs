@@ -77,6 +77,25 @@ pub fn normalize(text: &str, cfg: &NormConfig) -> String {
         Boxed::Last => extract_boxed(text, true),
         Boxed::None => text.to_string(),
     };
+    // A plain number (the most common answer) is left alone by every pass but the nits.
+    let plain_number = {
+        let d = t.strip_prefix('-').unwrap_or(&t);
+        !d.is_empty()
+            && d.bytes().all(|c| c.is_ascii_digit() || c == b'.')
+            && d.bytes().filter(|&c| c == b'.').count() <= 1
+            && !d.ends_with('.')
+    };
+    if plain_number {
+        if cfg.nits {
+            if t.starts_with('.') {
+                t.insert(0, '0');
+            }
+            if t == "0.5" {
+                t = "\\frac{1}{2}".to_string();
+            }
+        }
+        return t;
+    }
     if cfg.basic_latex {
         t = basic_latex(&t);
     }
