@@ -20,9 +20,16 @@
 //! assert!(math::verify("$2\\sqrt{3}$", "The answer is $\\sqrt{12}$."));
 //! ```
 //!
-//! Differences from Math-Verify are deliberate and few: values whose difference only vanishes
-//! below double precision (`1/2004!` vs `1/2006!`) are compared exactly when rational, and a
-//! comparison never times out because every step is bounded (see [`MAX_INPUT_LEN`]).
+//! Differences from Math-Verify are few and deliberate:
+//! * values whose difference only vanishes below double precision (`1/2004!` vs `1/2006!`,
+//!   `2^{-99}` vs `2^{-98}`) are compared exactly when rational, so they are unequal;
+//! * calculus (`\lim`, `\int`, bounded `\sum`) is parsed but not evaluated;
+//! * `simplify(a - b) == 0` is decided by evaluating both sides at fixed sample points, so an
+//!   identity that holds only on part of the domain (`\sqrt{x^2}` vs `x`) counts as equal;
+//! * nothing times out: every step is bounded instead (see [`MAX_INPUT_LEN`]).
+//!
+//! On 3,036 cases Math-Verify 0.9.0 judged itself, the verdicts agree on 99.77 %
+//! (`tests/math_verify_fixture.rs` lists every disagreement).
 
 mod equiv;
 mod eval;
