@@ -23,7 +23,7 @@
 //! Differences from Math-Verify are few and deliberate:
 //! * values whose difference only vanishes below double precision (`1/2004!` vs `1/2006!`,
 //!   `2^{-99}` vs `2^{-98}`) are compared exactly when rational, so they are unequal;
-//! * calculus (`\lim`, `\int`, bounded `\sum`) is parsed but not evaluated;
+//! * calculus (`\lim`, `\int`, bounded `\sum`) is not evaluated;
 //! * `simplify(a - b) == 0` is decided by evaluating both sides at fixed sample points, so an
 //!   identity that holds only on part of the domain (`\sqrt{x^2}` vs `x`) counts as equal;
 //! * nothing times out: every step is bounded instead (see [`MAX_INPUT_LEN`]).
