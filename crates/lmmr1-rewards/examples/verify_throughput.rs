@@ -5,9 +5,11 @@
 //!     --fixture crates/lmmr1-rewards/tests/fixtures/math_verify.jsonl [--passes 5] [--show]
 //! ```
 //!
-//! Prints one JSON line: `{"cases": N, "seconds": S, "cases_per_sec": X, "agreement": A}`,
-//! where `seconds` is the best pass (each pass runs every case once, single thread).
-//! `--show` also lists the disagreements on stderr. `tools/bench_math_verify.py` runs this
+//! Prints one JSON line: `{"cases": N, "seconds": S, "cases_per_sec": X,
+//! "uncached_cases_per_sec": Y, "agreement": A}`, where `seconds` is the best pass (each pass
+//! runs every case once, single thread) and `Y` is the same work without `verify`'s cache of
+//! recent extractions.
+//! `--show` also lists the disagreements on stderr, and `VERIFY_SLOWEST=1` the 15 slowest cases. `tools/bench_math_verify.py` runs this
 //! next to Math-Verify itself and prints the ratio.
 
 use std::time::Instant;
@@ -108,11 +110,29 @@ fn main() {
         std::hint::black_box(n);
         best = best.min(t.elapsed().as_secs_f64());
     }
+    // The same work without `verify`'s per-thread cache of recent extractions.
+    let cfg = math::CompareConfig::default();
+    let mut best_uncached = f64::INFINITY;
+    for _ in 0..passes.max(1) {
+        let t = Instant::now();
+        let mut n = 0usize;
+        for r in &rows {
+            let (g, p) = (math::extract(&r.gold), math::extract(&r.pred));
+            n += usize::from(std::hint::black_box(math::verify_answers(
+                g.as_ref(),
+                p.as_ref(),
+                &cfg,
+            )));
+        }
+        std::hint::black_box(n);
+        best_uncached = best_uncached.min(t.elapsed().as_secs_f64());
+    }
     println!(
-        "{{\"cases\": {}, \"seconds\": {:.6}, \"cases_per_sec\": {:.1}, \"agreement\": {:.4}}}",
+        "{{\"cases\": {}, \"seconds\": {:.6}, \"cases_per_sec\": {:.1}, \"uncached_cases_per_sec\": {:.1}, \"agreement\": {:.4}}}",
         rows.len(),
         best,
         rows.len() as f64 / best,
+        rows.len() as f64 / best_uncached,
         agree as f64 / rows.len().max(1) as f64
     );
 }
