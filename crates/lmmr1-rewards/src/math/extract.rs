@@ -169,8 +169,9 @@ pub fn extract(text: &str, cfg: &ExtractConfig) -> Extracted {
 
     let scan = Scan::new(text);
     let mut out = Extracted::default();
+    let mut matches = Vec::new();
     for prio in groups {
-        let mut matches = Vec::new();
+        matches.clear();
         if let Some(l) = &cfg.latex {
             latex_matches(&scan, prio, l, &mut matches);
         }
@@ -208,9 +209,7 @@ fn interpret(text: &str, m: &Match, latex_cfg: Option<&LatexConfig>) -> (Option<
             let Some(lc) = latex_cfg else {
                 return (None, String::new());
             };
-            let mut values = Vec::new();
-            let mut raws = Vec::new();
-            for p in parts.as_slice() {
+            let one = |p: &Part| {
                 let mut norm = lc.norm;
                 if p.boxed_group {
                     norm.boxed = Boxed::Last;
@@ -223,10 +222,13 @@ fn interpret(text: &str, m: &Match, latex_cfg: Option<&LatexConfig>) -> (Option<
                         e
                     }
                 });
-                values.push(v);
-                raws.push(s);
+                (v, s)
+            };
+            if let [single] = parts.as_slice() {
+                return one(single);
             }
-            if values.len() > 1 && values.iter().all(Option::is_some) {
+            let (values, raws): (Vec<_>, Vec<_>) = parts.as_slice().iter().map(one).unzip();
+            if values.iter().all(Option::is_some) {
                 let mut items = Vec::new();
                 for v in values.into_iter().flatten() {
                     match v {
