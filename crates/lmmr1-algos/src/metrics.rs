@@ -1,5 +1,20 @@
-//! Metrics the functions report, under namespaced keys (`actor/pg_clipfrac`, `critic/vf_clipfrac`,
-//! `adv/mean`, …), as verl and CleanRL name them.
+//! Metrics the functions report, under namespaced keys as verl and CleanRL name them.
+//!
+//! | key | reported by | meaning |
+//! |---|---|---|
+//! | `adv/{mean,max,min}` | [`crate::compute_advantages`] | advantages over valid tokens (after whitening) |
+//! | `returns/{mean,max,min}` | [`crate::compute_advantages`] | returns over valid tokens |
+//! | `reward/seq_mean` | [`crate::compute_advantages`] | mean raw sequence reward |
+//! | `actor/pg_loss` | [`crate::ppo_clip_loss`] | aggregated clipped surrogate |
+//! | `actor/policy_loss` | [`crate::ppo_clip_loss`] | `pg_loss − c_H·entropy` (the returned loss) |
+//! | `actor/pg_clipfrac` | [`crate::ppo_clip_loss`] | fraction of valid tokens where the clipped term wins |
+//! | `actor/pg_clipfrac_lower` | [`crate::ppo_clip_loss`] | fraction where the dual clip wins |
+//! | `actor/ppo_kl` | [`crate::ppo_clip_loss`] | approx KL `mean(logπold − logπθ)` |
+//! | `actor/ratio/{mean,max,min}` | [`crate::ppo_clip_loss`] | importance ratio statistics |
+//! | `actor/entropy` | [`crate::ppo_clip_loss`] | mean entropy (when passed) |
+//! | `actor/kl_loss` | [`crate::kl_loss`] | aggregated KL (before `β`) |
+//! | `critic/{vf_loss,vf_clipfrac,vpred_mean}` | [`crate::value_loss`] | value loss, clip fraction, mean `V` |
+//! | `dapo/{kept_groups,dropped_groups}` | [`crate::DynamicSampling::metrics`] | dynamic sampling counts |
 
 use std::collections::BTreeMap;
 

@@ -100,6 +100,11 @@ pub fn ppo_clip_loss(
             cfg.clip_low, cfg.clip_high
         )));
     }
+    if cfg.log_ratio_clamp.is_nan() || cfg.log_ratio_clamp <= 0.0 {
+        return Err(AlgoError::InvalidConfig(
+            "log_ratio_clamp must be > 0".into(),
+        ));
+    }
     if matches!(cfg.dual_clip, Some(c) if c <= 1.0) {
         return Err(AlgoError::InvalidConfig("dual_clip must be > 1".into()));
     }

@@ -490,6 +490,27 @@ fn aggregation_modes_match_loop_and_hand_values() {
     let got = scalar(&aggregate_loss(&l, &m, LossAggregation::SeqMeanTokenSumNorm, &s).unwrap());
     assert_close(got, 2.0 * 12.0 / (2.0 * 4.0), 1e-12);
     assert!(aggregate_loss(&l, &t2(&[vec![1.0; 3]]), LossAggregation::TokenMean, &s).is_err());
+    // A row with no valid token contributes 0 and never divides by zero.
+    let empty = t2(&[vec![0.0; 3], vec![1.0, 1.0, 0.0]]);
+    for mode in ALL_AGGS {
+        let got = scalar(&aggregate_loss(&l, &empty, mode, &LossScale::default()).unwrap());
+        assert!(got.is_finite(), "{mode:?}");
+    }
+    let got = scalar(
+        &aggregate_loss(
+            &l,
+            &empty,
+            LossAggregation::SeqMeanTokenMean,
+            &LossScale::default(),
+        )
+        .unwrap(),
+    );
+    assert_close(got, (0.0 + 3.0) / 2.0, 1e-12);
+    let none = t2(&[vec![0.0; 3], vec![0.0; 3]]);
+    let got = scalar(
+        &aggregate_loss(&l, &none, LossAggregation::TokenMean, &LossScale::default()).unwrap(),
+    );
+    assert_eq!(got, 0.0);
 }
 
 /// Splits rows `[a, b)` of a right-padded `(B, T)` tensor and trims the padding to the longest
