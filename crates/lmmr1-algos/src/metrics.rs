@@ -13,7 +13,7 @@
 //! | `actor/ratio/{mean,max,min}` | [`crate::ppo_clip_loss`] | importance ratio statistics |
 //! | `actor/entropy` | [`crate::ppo_clip_loss`] | mean entropy (when passed) |
 //! | `actor/kl_loss` | [`crate::kl_loss`] | aggregated KL (before `β`) |
-//! | `critic/{vf_loss,vf_clipfrac,vpred_mean}` | [`crate::value_loss`] | value loss, clip fraction, mean `V` |
+//! | `critic/{vf_loss,vf_clipfrac,vpred_mean}` | [`crate::value_loss()`] | value loss, clip fraction, mean `V` |
 //! | `dapo/{kept_groups,dropped_groups}` | [`crate::DynamicSampling::metrics`] | dynamic sampling counts |
 
 use std::collections::BTreeMap;
