@@ -279,7 +279,8 @@ pub fn whiten(x: &Tensor, mask: &Tensor, shift_mean: bool) -> Result<Tensor> {
 /// As OpenRLHF / LMM-R1 `compute_reward` + `compute_advantages_and_returns`.
 ///
 /// # Shapes
-/// `seq_rewards`: `(B,)`; `mask`, `kl`, `values`: `(B, T)` → `(B, T)` tensors.
+/// `seq_rewards`: `(B,)`; `mask`, `kl`, `values`: `(B, T)` → `(B, T)` tensors (dtype of a float
+/// mask; f32 for an integer mask).
 pub fn compute_advantages(
     inputs: &AdvantageInputs<'_>,
     cfg: &AdvantageConfig,
@@ -288,21 +289,16 @@ pub fn compute_advantages(
     expect_shape("seq_rewards", inputs.seq_rewards, &[b])?;
     let n = cfg.n_samples_per_prompt;
     groups(b, n)?;
-    let dtype = inputs.mask.dtype();
+    let mask = &crate::float_mask(inputs.mask)?;
+    let dtype = mask.dtype();
     let rewards = inputs.seq_rewards.to_dtype(dtype)?;
     let place = |shaped: &Tensor| {
-        token_level_rewards(
-            shaped,
-            inputs.mask,
-            inputs.kl,
-            inputs.kl_coef,
-            cfg.reward_clip,
-        )
+        token_level_rewards(shaped, mask, inputs.kl, inputs.kl_coef, cfg.reward_clip)
     };
     // Outcome estimators: shaped reward → token rewards → returns; advantages = returns.
     let outcome = |shaped: Tensor, gamma: f64| -> Result<(Tensor, Tensor, Tensor)> {
         let tok = place(&shaped)?;
-        let ret = cumulative_returns(&tok, inputs.mask, gamma)?;
+        let ret = cumulative_returns(&tok, mask, gamma)?;
         Ok((ret.clone(), ret, tok))
     };
     use AdvantageEstimator as E;
@@ -319,18 +315,17 @@ pub fn compute_advantages(
             let values = inputs.values.ok_or(AlgoError::MissingInput("values"))?;
             let tok = place(&rewards)?;
             let values = values.to_dtype(dtype)?;
-            let (a, g) =
-                gae_advantages_and_returns(&tok, &values, inputs.mask, cfg.gamma, cfg.lambda)?;
+            let (a, g) = gae_advantages_and_returns(&tok, &values, mask, cfg.gamma, cfg.lambda)?;
             ((a, g, tok), true)
         }
     };
     let adv = if cfg.whiten.unwrap_or(whiten_default) {
-        whiten(&adv, inputs.mask, true)?
+        whiten(&adv, mask, true)?
     } else {
         adv
     };
-    let mut metrics = masked_stats("adv", &adv, inputs.mask)?;
-    metrics.extend(masked_stats("returns", &ret, inputs.mask)?);
+    let mut metrics = masked_stats("adv", &adv, mask)?;
+    metrics.extend(masked_stats("returns", &ret, mask)?);
     let r64 = inputs.seq_rewards.to_dtype(DType::F64)?.to_vec1::<f64>()?;
     metrics.insert(
         "reward/seq_mean".into(),

@@ -126,6 +126,16 @@ pub(crate) fn mask_like(mask: &Tensor, like: &Tensor) -> Result<Tensor> {
     Ok(mask.to_dtype(like.dtype())?)
 }
 
+/// The mask as a float tensor: kept if already float, else converted to f32 (so a `u8`/`u32`
+/// mask never turns rewards into integers).
+pub(crate) fn float_mask(mask: &Tensor) -> Result<Tensor> {
+    if mask.dtype().is_float() {
+        Ok(mask.clone())
+    } else {
+        Ok(mask.to_dtype(candle_core::DType::F32)?)
+    }
+}
+
 /// A scalar tensor read back as `f64`.
 pub(crate) fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?)

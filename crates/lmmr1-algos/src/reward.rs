@@ -48,7 +48,8 @@ pub fn eos_one_hot(mask: &Tensor) -> Result<Tensor> {
 /// the reference (k1 in LMM-R1); `None` or `β = 0` gives the bare placed reward.
 ///
 /// # Shapes
-/// `seq_rewards`: `(B,)`; `mask`, `kl`: `(B, T)` → `(B, T)`, dtype of `mask`.
+/// `seq_rewards`: `(B,)`; `mask`, `kl`: `(B, T)` → `(B, T)`, dtype of `mask` (f32 for an
+/// integer mask).
 pub fn token_level_rewards(
     seq_rewards: &Tensor,
     mask: &Tensor,
@@ -58,6 +59,7 @@ pub fn token_level_rewards(
 ) -> Result<Tensor> {
     let (b, t) = dims2("mask", mask)?;
     expect_shape("seq_rewards", seq_rewards, &[b])?;
+    let mask = &crate::float_mask(mask)?;
     let r = clip_reward(&seq_rewards.to_dtype(mask.dtype())?, clip_range)?;
     let placed = eos_one_hot(mask)?.broadcast_mul(&r.reshape((b, 1))?)?;
     match kl {

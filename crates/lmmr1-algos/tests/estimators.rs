@@ -552,3 +552,17 @@ fn config_names_match_openrlhf_and_verl() {
     assert_eq!(ctl.value(), 0.001);
     assert!(serde_json::from_str::<AdvantageEstimator>("\"grpo\"").is_err());
 }
+
+#[test]
+fn integer_masks_are_accepted_as_float() {
+    let mask = t2(&mask_rows(&LENS, T)).to_dtype(DType::U8).unwrap();
+    let r = t1(&R);
+    let out = compute_advantages(
+        &AdvantageInputs::new(&r, &mask),
+        &cfg(AdvantageEstimator::ReinforceBaseline),
+    )
+    .unwrap();
+    assert_eq!(out.advantages.dtype(), DType::F32);
+    let ret = broadcast(&[1.0, -0.5, -0.5, 0.0, -0.5, 0.5]);
+    assert_rows_close(&rows(&out.returns), &ret, 1e-6);
+}
