@@ -17,7 +17,7 @@ pub struct DynamicSampling {
 }
 
 impl DynamicSampling {
-    /// `dapo/kept_groups`, `dapo/dropped_groups`.
+    /// Counts as metrics: `dapo/kept_groups = |kept|`, `dapo/dropped_groups = dropped`.
     pub fn metrics(&self) -> Metrics {
         Metrics::from([
             (
