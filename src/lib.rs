@@ -13,4 +13,5 @@
 //! assert_eq!(score.total, 1.5);
 //! ```
 
+pub use lmmr1_algos as algos;
 pub use lmmr1_rewards as rewards;
