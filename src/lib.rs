@@ -14,3 +14,5 @@
 //! ```
 
 pub use lmmr1_rewards as rewards;
+
+pub use lmmr1_model as model;

@@ -1,0 +1,1 @@
+//! Generation: not implemented yet (see the next commits).

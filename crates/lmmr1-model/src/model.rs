@@ -1,0 +1,281 @@
+//! The whole Qwen2.5-VL model: vision tower + text decoder, image embeddings merged into the
+//! `<|image_pad|>` positions, M-RoPE positions computed from the inputs.
+
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::config::Config;
+use crate::error::{input_err, Result};
+use crate::ops::OpsMode;
+use crate::rope::{get_rope_index, mrope_cos_sin, Grid, RopeIndex};
+use crate::text::{causal_mask, KvCache, TextModel};
+use crate::vision::VisionModel;
+use crate::weights;
+
+/// One batch of model inputs (left padding expected for generation).
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    /// Batch size.
+    pub batch: usize,
+    /// Sequence length.
+    pub seq_len: usize,
+    /// Token ids, `batch * seq_len` row-major.
+    pub input_ids: Vec<u32>,
+    /// 1 for real tokens, 0 for padding, same layout.
+    pub attention_mask: Vec<u32>,
+    /// `(N, patch_dim)` patches of all images in order, if any.
+    pub pixel_values: Option<Tensor>,
+    /// One `[t, h, w]` per image.
+    pub image_grid_thw: Vec<Grid>,
+}
+
+impl Inputs {
+    /// Text-only inputs.
+    pub fn text(batch: usize, input_ids: Vec<u32>, attention_mask: Vec<u32>) -> Result<Self> {
+        Self::new(batch, input_ids, attention_mask, None, Vec::new())
+    }
+
+    /// Checks that ids and mask are both `batch × seq_len`.
+    pub fn new(
+        batch: usize,
+        input_ids: Vec<u32>,
+        attention_mask: Vec<u32>,
+        pixel_values: Option<Tensor>,
+        image_grid_thw: Vec<Grid>,
+    ) -> Result<Self> {
+        if batch == 0 || input_ids.is_empty() || input_ids.len() % batch != 0 {
+            return input_err(format!(
+                "input_ids has {} entries, not a non-empty multiple of batch {batch}",
+                input_ids.len()
+            ));
+        }
+        if attention_mask.len() != input_ids.len() {
+            return input_err(format!(
+                "attention_mask has {} entries but input_ids {}",
+                attention_mask.len(),
+                input_ids.len()
+            ));
+        }
+        if pixel_values.is_some() == image_grid_thw.is_empty() {
+            return input_err("pixel_values and image_grid_thw must be given together");
+        }
+        Ok(Self {
+            batch,
+            seq_len: input_ids.len() / batch,
+            input_ids,
+            attention_mask,
+            pixel_values,
+            image_grid_thw,
+        })
+    }
+}
+
+/// Qwen2.5-VL for conditional generation.
+#[derive(Debug, Clone)]
+pub struct Qwen25VL {
+    /// The configuration.
+    pub cfg: Config,
+    /// The decoder.
+    pub text: TextModel,
+    /// The vision tower.
+    pub vision: VisionModel,
+    /// Fused (inference) or differentiable ops.
+    pub mode: OpsMode,
+    device: Device,
+    dtype: DType,
+}
+
+impl Qwen25VL {
+    /// Builds the model from a var builder rooted at the checkpoint root (hub names).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            cfg: cfg.clone(),
+            text: TextModel::new(cfg, vb.clone())?,
+            vision: VisionModel::new(&cfg.vision_config, vb.pp("visual"))?,
+            mode: OpsMode::Fused,
+            device: vb.device().clone(),
+            dtype: vb.dtype(),
+        })
+    }
+
+    /// Loads `dir/config.json` and the checkpoint's safetensors.
+    pub fn load(dir: impl AsRef<Path>, dtype: DType, device: &Device) -> Result<Self> {
+        let dir = dir.as_ref();
+        let cfg = Config::from_file(dir.join("config.json"))?;
+        Self::load_with_config(dir, &cfg, dtype, device)
+    }
+
+    /// Loads the checkpoint's safetensors with a given config.
+    pub fn load_with_config(
+        dir: impl AsRef<Path>,
+        cfg: &Config,
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Self> {
+        let ts = weights::load_checked(dir.as_ref(), cfg, dtype, device)?;
+        let vb = VarBuilder::from_tensors(ts, dtype, device);
+        Self::new(cfg, vb)
+    }
+
+    /// The device.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The weights' dtype.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// `get_rope_index` for these inputs.
+    pub fn rope_index(&self, inp: &Inputs) -> Result<RopeIndex> {
+        get_rope_index(
+            &self.cfg,
+            &inp.input_ids,
+            &inp.attention_mask,
+            inp.batch,
+            &inp.image_grid_thw,
+            &[],
+            None,
+        )
+    }
+
+    /// Input embeddings `(B, T, H)`: token embeddings with the image embeddings put, in order,
+    /// at the `<|image_pad|>` positions (an `index_select` over `[tokens; images]`, which keeps
+    /// gradients). The count of image tokens must equal the merged patch count.
+    pub fn embed_inputs(&self, inp: &Inputs) -> Result<Tensor> {
+        let ids = Tensor::from_vec(
+            inp.input_ids.clone(),
+            (inp.batch, inp.seq_len),
+            &self.device,
+        )?;
+        let tok = self.text.embed(&ids)?;
+        let n_img_tok = inp
+            .input_ids
+            .iter()
+            .filter(|&&t| t == self.cfg.image_token_id)
+            .count();
+        let unit = self.cfg.vision_config.spatial_merge_size.pow(2);
+        let n_feat: usize = inp
+            .image_grid_thw
+            .iter()
+            .map(|g| g[0] * g[1] * g[2] / unit)
+            .sum();
+        if n_img_tok != n_feat {
+            return input_err(format!(
+                "{n_img_tok} image tokens (id {}) in input_ids but image_grid_thw {:?} gives {n_feat} image embeddings",
+                self.cfg.image_token_id, inp.image_grid_thw
+            ));
+        }
+        let Some(pv) = &inp.pixel_values else {
+            return Ok(tok);
+        };
+        let img = self
+            .vision
+            .forward(&pv.to_device(&self.device)?, &inp.image_grid_thw, self.mode)?
+            .to_dtype(tok.dtype())?;
+        let n = inp.batch * inp.seq_len;
+        let h = self.cfg.hidden_size;
+        let mut k = 0u32;
+        let idx: Vec<u32> = inp
+            .input_ids
+            .iter()
+            .enumerate()
+            .map(|(p, &t)| {
+                if t == self.cfg.image_token_id {
+                    k += 1;
+                    (n as u32) + k - 1
+                } else {
+                    p as u32
+                }
+            })
+            .collect();
+        let all = Tensor::cat(&[&tok.reshape((n, h))?, &img], 0)?;
+        let idx = Tensor::from_vec(idx, n, &self.device)?;
+        Ok(all
+            .index_select(&idx, 0)?
+            .reshape((inp.batch, inp.seq_len, h))?)
+    }
+
+    /// Final hidden states `(B, T, H)` (after the last norm) of a full forward; with a cache, the
+    /// keys and values are stored for decoding. Returns the rope index too.
+    pub fn forward_hidden(
+        &self,
+        inp: &Inputs,
+        cache: Option<&mut KvCache>,
+    ) -> Result<(Tensor, RopeIndex)> {
+        if let Some(&bad) = inp
+            .input_ids
+            .iter()
+            .find(|&&t| t as usize >= self.cfg.vocab_size)
+        {
+            return input_err(format!(
+                "token id {bad} >= vocab_size {}",
+                self.cfg.vocab_size
+            ));
+        }
+        let idx = self.rope_index(inp)?;
+        let emb = self.embed_inputs(inp)?;
+        let (cos, sin) = mrope_cos_sin(&self.cfg, &idx, &self.device)?;
+        let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
+        let mask = causal_mask(
+            &inp.attention_mask,
+            inp.batch,
+            0,
+            inp.seq_len,
+            self.dtype,
+            &self.device,
+        )?;
+        let h = self
+            .text
+            .forward_hidden(&emb, &cos, &sin, &mask, cache, self.mode)?;
+        Ok((h, idx))
+    }
+
+    /// Logits `(B, T, V)`.
+    pub fn forward(&self, inp: &Inputs) -> Result<Tensor> {
+        let (h, _) = self.forward_hidden(inp, None)?;
+        Ok(self.text.lm_head(&h)?)
+    }
+
+    /// Prefill for generation: fills `cache` and returns the last position's logits `(B, V)`
+    /// and the per-row rope deltas.
+    pub fn prefill(&self, inp: &Inputs, cache: &mut KvCache) -> Result<(Tensor, Vec<i64>)> {
+        let (h, idx) = self.forward_hidden(inp, Some(cache))?;
+        let last = h.narrow(1, inp.seq_len - 1, 1)?.squeeze(1)?;
+        Ok((self.text.lm_head(&last)?, idx.deltas))
+    }
+
+    /// One decode step: `tokens` (one per row) at cache position `cache.len()`; `key_mask` is the
+    /// attention mask over all `cache.len() + 1` positions, row-major. Returns logits `(B, V)`.
+    pub fn decode_step(
+        &self,
+        tokens: &[u32],
+        key_mask: &[u32],
+        deltas: &[i64],
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let b = tokens.len();
+        let past = cache.len();
+        if deltas.len() != b || key_mask.len() != b * (past + 1) {
+            return input_err(format!(
+                "decode_step: {b} tokens, {} deltas, key mask {} (expected {})",
+                deltas.len(),
+                key_mask.len(),
+                b * (past + 1)
+            ));
+        }
+        let ids = Tensor::from_vec(tokens.to_vec(), (b, 1), &self.device)?;
+        let emb = self.text.embed(&ids)?;
+        let idx = RopeIndex::decode(deltas, past, 1);
+        let (cos, sin) = mrope_cos_sin(&self.cfg, &idx, &self.device)?;
+        let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
+        let mask = causal_mask(key_mask, b, past, 1, self.dtype, &self.device)?;
+        let h = self
+            .text
+            .forward_hidden(&emb, &cos, &sin, &mask, Some(cache), self.mode)?;
+        Ok(self.text.lm_head(&h.squeeze(1)?)?)
+    }
+}

@@ -1,0 +1,1 @@
+//! Image processor: not implemented yet (see the next commits).
