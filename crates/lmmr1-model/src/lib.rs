@@ -14,7 +14,8 @@
 //! * [`text`]: the Qwen2 decoder with a KV cache;
 //! * [`model`]: the whole model (image embeddings merged into `<|image_pad|>` positions);
 //! * [`processor`]: the image processor (`smart_resize`, PIL-style bicubic, normalisation, patch order);
-//! * [`generate`]: batched, left-padded sampling with a KV cache.
+//! * [`generate`]: batched, left-padded sampling with a KV cache;
+//! * [`tokenizer`]: `tokenizer.json` through the `tokenizers` crate and the Qwen2.5-VL chat template.
 //!
 //! The inference path uses candle's fused kernels ([`ops::OpsMode::Fused`]); a training forward
 //! must switch the model to [`ops::OpsMode::Differentiable`] (same values, gradients kept).
@@ -27,6 +28,7 @@ pub mod ops;
 pub mod processor;
 pub mod rope;
 pub mod text;
+pub mod tokenizer;
 pub mod vision;
 pub mod weights;
 
