@@ -139,7 +139,43 @@ const TEXT_FIELDS: &[&str] = &[
     "eos_token_id",
 ];
 
+/// Built-in configurations for benchmarks and tests: `tiny` (the parity fixtures' model: hidden
+/// 64, 2 layers, vocab 1024) and `100m` (hidden 768, 12 layers, 12/2 heads, FFN 2048, tied vocab
+/// 32000: 98M parameters, of which 24.6M embeddings).
+pub fn preset(name: &str) -> Result<Config> {
+    let (v, h, i, l, nh, nkv, ms, tied) = match name {
+        "tiny" => (1024, 64, 128, 2, 4, 2, [2, 3, 3], false),
+        "100m" => (32000, 768, 2048, 12, 12, 2, [8, 12, 12], true),
+        _ => {
+            return Err(Error::Json {
+                path: "<preset>".into(),
+                msg: format!("unknown preset {name:?} (tiny, 100m)"),
+            })
+        }
+    };
+    let j = serde_json::json!({
+        "vocab_size": v, "hidden_size": h, "intermediate_size": i, "num_hidden_layers": l,
+        "num_attention_heads": nh, "num_key_value_heads": nkv, "rms_norm_eps": 1e-6,
+        "rope_theta": 1e6, "rope_scaling": {"type": "mrope", "mrope_section": ms},
+        "tie_word_embeddings": tied, "image_token_id": 1000, "video_token_id": 1001,
+        "vision_start_token_id": 1002, "vision_end_token_id": 1003, "eos_token_id": 1004,
+        "vision_config": {"depth": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2,
+            "in_chans": 3, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
+            "window_size": 56, "fullatt_block_indexes": [1], "out_hidden_size": h,
+            "tokens_per_second": 2}
+    });
+    Config::from_json_str(&j.to_string())
+}
+
 impl Config {
+    /// Parameter count of the checkpoint tensors (tied embeddings counted once).
+    pub fn num_params(&self) -> usize {
+        crate::weights::expected_tensors(self)
+            .iter()
+            .map(|(_, s)| s.iter().product::<usize>())
+            .sum()
+    }
+
     /// Head width of the decoder.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads

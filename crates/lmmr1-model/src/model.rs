@@ -119,6 +119,38 @@ impl Qwen25VL {
         Self::new(cfg, vb)
     }
 
+    /// A model with random weights (norm weights 1, biases 0, matrices `N(0, 1/fan_in)`,
+    /// embeddings `N(0, 1)`), for benchmarks and tests; deterministic in `seed`.
+    pub fn random(cfg: &Config, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
+        let mut rng = crate::generate::Rng::new(seed);
+        let mut ts = std::collections::HashMap::new();
+        for (name, shape) in weights::expected_tensors(cfg) {
+            let t = if name.ends_with("bias") {
+                Tensor::zeros(shape.as_slice(), DType::F32, device)?
+            } else if shape.len() == 1 {
+                Tensor::ones(shape.as_slice(), DType::F32, device)?
+            } else {
+                let fan_in: usize = shape[1..].iter().product();
+                let std = if name.contains("embed_tokens") {
+                    1.0
+                } else {
+                    1.0 / (fan_in as f32).sqrt()
+                };
+                let n: usize = shape.iter().product();
+                let v: Vec<f32> = (0..n)
+                    .map(|_| {
+                        // Box–Muller.
+                        let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
+                        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
+                    })
+                    .collect();
+                Tensor::from_vec(v, shape.as_slice(), device)?
+            };
+            ts.insert(name, t.to_dtype(dtype)?);
+        }
+        Self::new(cfg, VarBuilder::from_tensors(ts, dtype, device))
+    }
+
     /// The device.
     pub fn device(&self) -> &Device {
         &self.device
