@@ -79,15 +79,11 @@ impl Rng {
     }
 }
 
-fn log_softmax(row: &[f32]) -> Vec<f32> {
+/// `log_softmax(row)[tok]`.
+fn logprob(row: &[f32], tok: usize) -> f32 {
     let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let lse = row
-        .iter()
-        .map(|&v| ((v - m) as f64).exp())
-        .sum::<f64>()
-        .ln() as f32
-        + m;
-    row.iter().map(|&v| v - lse).collect()
+    let z: f32 = row.iter().map(|&v| (v - m).exp()).sum();
+    row[tok] - m - z.ln()
 }
 
 /// Picks a token from one row of logits.
@@ -179,7 +175,7 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
                 continue;
             }
             let tok = sample_row(row, p, &mut rng);
-            let lp = log_softmax(row)[tok as usize];
+            let lp = logprob(row, tok as usize);
             gen.tokens[r].push(tok);
             gen.logprobs[r].push(lp);
             if p.stop_tokens.contains(&tok) {

@@ -65,3 +65,51 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, mode: OpsMode) -> candle_cor
 pub fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
     x.gelu_erf()
 }
+
+/// A linear layer `y = x Wᵀ + b` (weight `(out, in)` as in checkpoints).
+///
+/// On CPU, for weights that are not training variables, the weight is stored transposed and
+/// contiguous, `(in, out)`: gemm then skips repacking a strided right-hand side, which makes the
+/// small-`m` products of batched decoding about 3× faster (measured: 71 → 211 GFLOP/s for
+/// 16×768·768×2048). Variables (training) keep the live weight and use a transposed view, so an
+/// optimizer's in-place updates are always seen.
+#[derive(Debug, Clone)]
+pub struct Linear {
+    /// `(in, out)`: transposed contiguous copy, or a transposed view of a variable.
+    wt: Tensor,
+    b: Option<Tensor>,
+}
+
+impl Linear {
+    /// From a checkpoint-layout weight `(out, in)` and an optional bias `(out)`.
+    pub fn new(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
+        let wt = if w.device().is_cpu() && !w.is_variable() {
+            w.t()?.contiguous()?
+        } else {
+            w.t()?
+        };
+        Ok(Self { wt, b })
+    }
+
+    /// The weight in checkpoint layout `(out, in)` (a view).
+    pub fn weight(&self) -> candle_core::Result<Tensor> {
+        self.wt.t()
+    }
+
+    /// `x`: `(…, in)` → `(…, out)`.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let k = *dims.last().unwrap_or(&0);
+        let m: usize = dims[..dims.len().saturating_sub(1)].iter().product();
+        let y = x.contiguous()?.reshape((m, k))?.matmul(&self.wt)?;
+        let y = match &self.b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out = dims;
+        if let Some(l) = out.last_mut() {
+            *l = self.wt.dim(1)?;
+        }
+        y.reshape(out)
+    }
+}

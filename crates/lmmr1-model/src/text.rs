@@ -2,15 +2,16 @@
 //! per-layer KV cache for generation.
 
 use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+
+use candle_nn::VarBuilder;
 
 use crate::config::Config;
-use crate::ops::{self, OpsMode};
+use crate::ops::{self, Linear, OpsMode};
 
 fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Linear> {
     let w = vb.get((o, i), "weight")?;
     let b = if bias { Some(vb.get(o, "bias")?) } else { None };
-    Ok(Linear::new(w, b))
+    Linear::new(w, b)
 }
 
 /// Keys and values of one layer, `(B, n_kv, T, head_dim)`, grown with `cat` (inference only).
@@ -126,25 +127,23 @@ impl Attention {
             }
             None => (k, v),
         };
+        // GQA without copying keys/values: the `groups` query heads of one kv head are stacked
+        // along the query axis, `(B, n_kv, groups·T, hd)`, and the mask is broadcast over them.
         let groups = self.n_heads / self.n_kv;
         let tk = k.dim(2)?;
-        let repeat = |x: Tensor| -> candle_core::Result<Tensor> {
-            if groups == 1 {
-                Ok(x)
-            } else {
-                x.unsqueeze(2)?
-                    .broadcast_as((b, self.n_kv, groups, tk, hd))?
-                    .reshape((b, self.n_heads, tk, hd))
-            }
-        };
-        let k = repeat(k)?;
-        let v = repeat(v)?;
+        let q = q.reshape((b, self.n_kv, groups * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.matmul(&k.t()?.contiguous()?)? * scale)?;
-        let att = att.broadcast_add(mask)?;
+        let att = (q.matmul(&k.t()?)? * scale)?;
+        let att = att
+            .reshape((b, self.n_kv, groups, t, tk))?
+            .broadcast_add(&mask.unsqueeze(1)?)?
+            .reshape((b, self.n_kv, groups * t, tk))?;
         let att = ops::softmax_last(&att, mode)?;
-        let y = att.matmul(&v.contiguous()?)?;
-        let y = y.transpose(1, 2)?.reshape((b, t, self.n_heads * hd))?;
+        let y = att.matmul(&v)?; // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
+        let y = y
+            .reshape((b, self.n_heads, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, self.n_heads * hd))?;
         self.o.forward(&y)
     }
 }
@@ -222,7 +221,7 @@ pub struct TextModel {
     pub embed: Tensor,
     layers: Vec<DecoderLayer>,
     norm: Tensor,
-    lm_head: Tensor,
+    lm_head: Linear,
     eps: f64,
 }
 
@@ -236,11 +235,14 @@ impl TextModel {
             .map(|i| DecoderLayer::new(cfg, m.pp(format!("layers.{i}"))))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let norm = m.get(cfg.hidden_size, "norm.weight")?;
-        let lm_head = if cfg.tie_word_embeddings {
-            embed.clone()
-        } else {
-            vb.get((cfg.vocab_size, cfg.hidden_size), "lm_head.weight")?
-        };
+        let lm_head = Linear::new(
+            if cfg.tie_word_embeddings {
+                embed.clone()
+            } else {
+                vb.get((cfg.vocab_size, cfg.hidden_size), "lm_head.weight")?
+            },
+            None,
+        )?;
         Ok(Self {
             embed,
             layers,
@@ -285,7 +287,7 @@ impl TextModel {
 
     /// Logits `(…, V)` of normed hidden states `(…, H)`.
     pub fn lm_head(&self, h: &Tensor) -> candle_core::Result<Tensor> {
-        h.broadcast_matmul(&self.lm_head.t()?)
+        self.lm_head.forward(h)
     }
 }
 

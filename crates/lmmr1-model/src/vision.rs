@@ -4,18 +4,16 @@
 //! are permuted into window order before the blocks and back after the merger.
 
 use candle_core::{Device, Module, Tensor};
-use candle_nn::{Linear, VarBuilder};
+
+use candle_nn::VarBuilder;
 
 use crate::config::VisionConfig;
 use crate::error::{input_err, Result};
-use crate::ops::{self, OpsMode};
+use crate::ops::{self, Linear, OpsMode};
 use crate::rope::{inv_freq, Grid};
 
 fn linear(i: usize, o: usize, vb: VarBuilder) -> candle_core::Result<Linear> {
-    Ok(Linear::new(
-        vb.get((o, i), "weight")?,
-        Some(vb.get(o, "bias")?),
-    ))
+    Linear::new(vb.get((o, i), "weight")?, Some(vb.get(o, "bias")?))
 }
 
 const VISION_EPS: f64 = 1e-6;
