@@ -82,7 +82,11 @@ def main():
     exe = os.path.join(ROOT, "target", "release", "examples", "bench_generate")
     if not os.path.exists(exe):
         sys.exit("build first: cargo build --release -p lmmr1-model --example bench_generate")
-    env = dict(os.environ, CANDLE_BARRIER_POOL_SPIN_LIMIT=os.environ.get("CANDLE_BARRIER_POOL_SPIN_LIMIT", "0"))
+    # Same thread count on both sides. RAYON_NUM_THREADS also stops candle 0.11.1 from reading
+    # /proc/cpuinfo on every matmul (its default thread count is looked up per call).
+    threads = os.environ.get("BENCH_THREADS", "2")
+    env = dict(os.environ, CANDLE_BARRIER_POOL_SPIN_LIMIT=os.environ.get("CANDLE_BARRIER_POOL_SPIN_LIMIT", "0"),
+               RAYON_NUM_THREADS=threads, BENCH_THREADS=threads)
     rows = []
     print(f"{'preset':>6} {'batch':>5} | {'prefill tok/s':>27} | {'decode tok/s':>27} | {'peak RSS MB':>17}")
     print(f"{'':>6} {'':>5} | {'candle':>8} {'hf':>8} {'ratio':>7}  | {'candle':>8} {'hf':>8} {'ratio':>7}  | "
@@ -92,7 +96,7 @@ def main():
             args = [str(b), str(a.prompt_len), str(a.new_tokens), str(a.reps)]
             c = run([exe, "--preset", preset, "--batch", args[0], "--prompt-len", args[1], "--new-tokens", args[2],
                      "--reps", args[3]], env)
-            h = run([sys.executable, os.path.abspath(__file__), "--worker", preset, *args])
+            h = run([sys.executable, os.path.abspath(__file__), "--worker", preset, *args], env)
             rows.append((c, h))
             print(f"{preset:>6} {b:>5} | {c['prefill_tok_s']:>8.0f} {h['prefill_tok_s']:>8.0f} "
                   f"{c['prefill_tok_s'] / h['prefill_tok_s']:>6.2f}x  | {c['decode_tok_s']:>8.0f} "

@@ -8,13 +8,15 @@
 //! Inputs: random token ids below 1000, no padding. Prefill = one forward over the prompt with
 //! the KV cache filled; decode = `new_tokens` greedy steps, timed separately. Peak RSS is
 //! `VmHWM` from `/proc/self/status`.
+//!
+//! Set `RAYON_NUM_THREADS`: without it candle 0.11.1 asks for the physical core count on every
+//! matmul, which reads `/proc/cpuinfo` each time (2.5× slower decoding of the tiny model).
 
 use std::time::Instant;
 
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::Parser;
-use lmmr1_model::generate::{generate, SamplingParams};
 use lmmr1_model::model::Inputs;
 use lmmr1_model::text::KvCache;
 use lmmr1_model::Qwen25VL;
@@ -65,21 +67,32 @@ fn main() -> Result<()> {
         .collect();
     let inp = Inputs::text(a.batch, ids, vec![1; a.batch * a.prompt_len])?;
     let (mut prefill, mut decode) = (f64::INFINITY, f64::INFINITY);
+    let argmax = |row: &[f32]| {
+        (0..row.len())
+            .max_by(|&i, &j| row[i].total_cmp(&row[j]))
+            .unwrap_or(0) as u32
+    };
     for _ in 0..a.reps.max(1) {
         let t = Instant::now();
         let mut cache = KvCache::new(model.text.num_layers());
-        model.prefill(&inp, &mut cache)?;
+        let (mut logits, deltas) = model.prefill(&inp, &mut cache)?;
         prefill = prefill.min(t.elapsed().as_secs_f64());
-        let p = SamplingParams {
-            max_new_tokens: a.new_tokens + 1,
-            ..Default::default()
-        };
-        // generate = prefill + new_tokens decode steps; subtract a prefill to time the steps.
+        // Greedy decode steps (argmax on the host), as in the transformers loop of the script.
         let t = Instant::now();
-        let g = generate(&model, &inp, &p)?;
-        let total = t.elapsed().as_secs_f64();
-        assert_eq!(g.tokens[0].len(), a.new_tokens + 1);
-        decode = decode.min((total - prefill).max(1e-9));
+        let mut mask = vec![1u32; a.batch * a.prompt_len];
+        for s in 0..a.new_tokens {
+            let next: Vec<u32> = logits.to_vec2::<f32>()?.iter().map(|r| argmax(r)).collect();
+            mask = (0..a.batch)
+                .flat_map(|r| {
+                    let l = a.prompt_len + s;
+                    let mut row = mask[r * l..(r + 1) * l].to_vec();
+                    row.push(1);
+                    row
+                })
+                .collect();
+            logits = model.decode_step(&next, &mask, &deltas, &mut cache)?;
+        }
+        decode = decode.min(t.elapsed().as_secs_f64());
     }
     println!(
         "{{\"impl\":\"candle\",\"preset\":\"{}\",\"params\":{},\"batch\":{},\"prompt_len\":{},\"new_tokens\":{},\"prefill_s\":{:.6},\"decode_s\":{:.6},\"prefill_tok_s\":{:.1},\"decode_tok_s\":{:.1},\"peak_rss_mb\":{:.1}}}",
