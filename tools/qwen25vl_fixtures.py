@@ -234,6 +234,30 @@ def main():
     for name, (m, i, msk, p, g) in cases.items():
         for k, v in run_case(m, i, msk, p, g, img_id, 8).items():
             refs[f"{name}.{k}"] = v.contiguous()
+    # video: one clip of 4 frames, 56x56 -> grid (2, 4, 4), 8 tokens, second_per_grid_t 0.5 (temporal
+    # positions 0 and 1), followed by an image (4 tokens). Logits and positions only.
+    g = torch.Generator().manual_seed(5)
+    pvv = torch.randn(32, 1176, generator=g)
+    vgrid = torch.tensor([[2, 4, 4]])
+    spg = torch.tensor([0.5])
+    pv, grid = pv_of([im4])
+    vid = SMALL_IDS["video"]
+    s = list(rng.integers(0, 1000, 3)) + [SMALL_IDS["vstart"]] + [vid] * 8 + [SMALL_IDS["vend"]] + \
+        list(rng.integers(0, 1000, 2)) + [SMALL_IDS["vstart"]] + [img_id] * 4 + [SMALL_IDS["vend"]] + \
+        list(rng.integers(0, 1000, 3))
+    vids = torch.tensor([s]).long()
+    vmask = torch.ones_like(vids)
+    mm = (vids == img_id).int() + 2 * (vids == vid).int()
+    with torch.no_grad():
+        vpos, vdelta = model.model.get_rope_index(vids, mm_token_type_ids=mm, image_grid_thw=grid,
+                                                  video_grid_thw=vgrid, second_per_grid_ts=spg, attention_mask=vmask)
+        vout = model(input_ids=vids, attention_mask=vmask, position_ids=vpos, pixel_values=pv, image_grid_thw=grid,
+                     pixel_values_videos=pvv, video_grid_thw=vgrid, second_per_grid_ts=spg)
+        vemb = torch.cat(model.model.get_video_features(pvv, vgrid).pooler_output, 0)
+    for k, v in {"input_ids": vids, "attention_mask": vmask, "position_ids": vpos, "pixel_values": pv,
+                 "image_grid_thw": grid, "pixel_values_videos": pvv, "video_grid_thw": vgrid,
+                 "second_per_grid_ts": spg, "logits": vout.logits, "vision.video_embeds": vemb}.items():
+        refs[f"video.{k}"] = v
     for name, im in (("img112x168", im1), ("img84x112", im2), ("img100x150", im3), ("img56", im4)):
         refs[f"images.{name}.uint8_hwc"] = torch.from_numpy(im)
     refs.update(processor_refs(proc))

@@ -29,6 +29,12 @@ pub struct Inputs {
     pub pixel_values: Option<Tensor>,
     /// One `[t, h, w]` per image.
     pub image_grid_thw: Vec<Grid>,
+    /// `(N, patch_dim)` patches of all videos in order, if any (see [`Inputs::with_videos`]).
+    pub pixel_values_videos: Option<Tensor>,
+    /// One `[t, h, w]` per video.
+    pub video_grid_thw: Vec<Grid>,
+    /// Seconds per temporal grid step, per video (1.0 when empty).
+    pub second_per_grid_ts: Vec<f64>,
 }
 
 impl Inputs {
@@ -68,7 +74,34 @@ impl Inputs {
             attention_mask,
             pixel_values,
             image_grid_thw,
+            pixel_values_videos: None,
+            video_grid_thw: Vec::new(),
+            second_per_grid_ts: Vec::new(),
         })
+    }
+
+    /// Adds videos: patches `(N, patch_dim)`, one grid per video, and the seconds per temporal
+    /// grid step (`temporal_patch_size / fps`; empty means 1.0 each).
+    pub fn with_videos(
+        mut self,
+        pixel_values_videos: Tensor,
+        video_grid_thw: Vec<Grid>,
+        second_per_grid_ts: Vec<f64>,
+    ) -> Result<Self> {
+        if video_grid_thw.is_empty() {
+            return input_err("with_videos: video_grid_thw is empty");
+        }
+        if !second_per_grid_ts.is_empty() && second_per_grid_ts.len() != video_grid_thw.len() {
+            return input_err(format!(
+                "second_per_grid_ts has {} entries for {} videos",
+                second_per_grid_ts.len(),
+                video_grid_thw.len()
+            ));
+        }
+        self.pixel_values_videos = Some(pixel_values_videos);
+        self.video_grid_thw = video_grid_thw;
+        self.second_per_grid_ts = second_per_grid_ts;
+        Ok(self)
     }
 }
 
@@ -169,14 +202,15 @@ impl Qwen25VL {
             &inp.attention_mask,
             inp.batch,
             &inp.image_grid_thw,
-            &[],
-            None,
+            &inp.video_grid_thw,
+            (!inp.second_per_grid_ts.is_empty()).then_some(inp.second_per_grid_ts.as_slice()),
         )
     }
 
-    /// Input embeddings `(B, T, H)`: token embeddings with the image embeddings put, in order,
-    /// at the `<|image_pad|>` positions (an `index_select` over `[tokens; images]`, which keeps
-    /// gradients). The count of image tokens must equal the merged patch count.
+    /// Input embeddings `(B, T, H)`: token embeddings with the image (and video) embeddings put,
+    /// in order, at the `<|image_pad|>` (`<|video_pad|>`) positions, by an `index_select` over
+    /// `[tokens; images; videos]`, which keeps gradients. Each pad count must equal the merged
+    /// patch count of its grids.
     pub fn embed_inputs(&self, inp: &Inputs) -> Result<Tensor> {
         let ids = Tensor::from_vec(
             inp.input_ids.clone(),
@@ -184,47 +218,61 @@ impl Qwen25VL {
             &self.device,
         )?;
         let tok = self.text.embed(&ids)?;
-        let n_img_tok = inp
-            .input_ids
-            .iter()
-            .filter(|&&t| t == self.cfg.image_token_id)
-            .count();
         let unit = self.cfg.vision_config.spatial_merge_size.pow(2);
-        let n_feat: usize = inp
-            .image_grid_thw
-            .iter()
-            .map(|g| g[0] * g[1] * g[2] / unit)
-            .sum();
-        if n_img_tok != n_feat {
+        let count = |id: u32| inp.input_ids.iter().filter(|&&t| t == id).count();
+        let feats = |g: &[Grid]| g.iter().map(|g| g[0] * g[1] * g[2] / unit).sum::<usize>();
+        let (img_id, vid_id) = (self.cfg.image_token_id, self.cfg.video_token_id);
+        let (n_img, n_vid) = (feats(&inp.image_grid_thw), feats(&inp.video_grid_thw));
+        if count(img_id) != n_img {
             return input_err(format!(
-                "{n_img_tok} image tokens (id {}) in input_ids but image_grid_thw {:?} gives {n_feat} image embeddings",
-                self.cfg.image_token_id, inp.image_grid_thw
+                "{} image tokens (id {img_id}) in input_ids but image_grid_thw {:?} gives {n_img} image embeddings",
+                count(img_id),
+                inp.image_grid_thw
             ));
         }
-        let Some(pv) = &inp.pixel_values else {
-            return Ok(tok);
-        };
-        let img = self
-            .vision
-            .forward(&pv.to_device(&self.device)?, &inp.image_grid_thw, self.mode)?
-            .to_dtype(tok.dtype())?;
+        if count(vid_id) != n_vid {
+            return input_err(format!(
+                "{} video tokens (id {vid_id}) in input_ids but video_grid_thw {:?} gives {n_vid} video embeddings",
+                count(vid_id),
+                inp.video_grid_thw
+            ));
+        }
         let n = inp.batch * inp.seq_len;
         let h = self.cfg.hidden_size;
-        let mut k = 0u32;
+        let mut parts = vec![tok.reshape((n, h))?];
+        for (pv, grids) in [
+            (&inp.pixel_values, &inp.image_grid_thw),
+            (&inp.pixel_values_videos, &inp.video_grid_thw),
+        ] {
+            if let Some(pv) = pv {
+                let e = self
+                    .vision
+                    .forward(&pv.to_device(&self.device)?, grids, self.mode)?;
+                parts.push(e.to_dtype(tok.dtype())?);
+            }
+        }
+        if parts.len() == 1 {
+            return Ok(tok);
+        }
+        let (mut ki, mut kv) = (n, n + n_img);
         let idx: Vec<u32> = inp
             .input_ids
             .iter()
             .enumerate()
             .map(|(p, &t)| {
-                if t == self.cfg.image_token_id {
-                    k += 1;
-                    (n as u32) + k - 1
+                let slot = if t == img_id {
+                    ki += 1;
+                    ki - 1
+                } else if t == vid_id {
+                    kv += 1;
+                    kv - 1
                 } else {
-                    p as u32
-                }
+                    p
+                };
+                slot as u32
             })
             .collect();
-        let all = Tensor::cat(&[&tok.reshape((n, h))?, &img], 0)?;
+        let all = Tensor::cat(&parts, 0)?;
         let idx = Tensor::from_vec(idx, n, &self.device)?;
         Ok(all
             .index_select(&idx, 0)?

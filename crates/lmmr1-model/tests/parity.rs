@@ -116,3 +116,45 @@ fn vision_window_index_and_embeddings() {
         assert!(d <= TOL, "{case}: image embeds differ by {d}");
     }
 }
+
+#[test]
+fn video_and_image_logits_and_positions() {
+    let m = model("tiny");
+    let g = ints("video.video_grid_thw");
+    let spg: Vec<f64> = get("video.second_per_grid_ts")
+        .to_vec1::<f32>()
+        .unwrap()
+        .iter()
+        .map(|&v| v as f64)
+        .collect();
+    let inp = inputs("video")
+        .with_videos(
+            get("video.pixel_values_videos"),
+            vec![[g[0] as usize, g[1] as usize, g[2] as usize]],
+            spg,
+        )
+        .unwrap();
+    let idx = m.rope_index(&inp).unwrap();
+    let want = ints("video.position_ids");
+    let n = inp.seq_len;
+    for s in 0..3 {
+        assert_eq!(idx.pos[s], want[s * n..(s + 1) * n].to_vec(), "stream {s}");
+    }
+    let emb = m
+        .vision
+        .forward(
+            inp.pixel_values_videos.as_ref().unwrap(),
+            &inp.video_grid_thw,
+            m.mode,
+        )
+        .unwrap();
+    let d = max_abs_diff(&emb, &get("video.vision.video_embeds"));
+    assert!(d <= TOL, "video embeds: {d}");
+    let logits = m.forward(&inp).unwrap();
+    let d = max_diff_masked(&logits, &get("video.logits"), &inp.attention_mask);
+    eprintln!("video: max |Δlogits| = {d:.3e}");
+    assert!(d <= TOL, "video: {d}");
+    // Video tokens without video inputs are an error.
+    let e = m.forward(&inputs("video")).unwrap_err().to_string();
+    assert!(e.contains("video"), "{e}");
+}
