@@ -148,7 +148,8 @@ impl Qwen25VL {
         device: &Device,
     ) -> Result<Self> {
         let ts = weights::load_checked(dir.as_ref(), cfg, dtype, device)?;
-        let vb = VarBuilder::from_tensors(ts, dtype, device);
+        let vb =
+            VarBuilder::from_backend(Box::new(weights::TakeOnce::new(ts)), dtype, device.clone());
         Self::new(cfg, vb)
     }
 
@@ -181,7 +182,10 @@ impl Qwen25VL {
             };
             ts.insert(name, t.to_dtype(dtype)?);
         }
-        Self::new(cfg, VarBuilder::from_tensors(ts, dtype, device))
+        Self::new(
+            cfg,
+            VarBuilder::from_backend(Box::new(weights::TakeOnce::new(ts)), dtype, device.clone()),
+        )
     }
 
     /// The device.

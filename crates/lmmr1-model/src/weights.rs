@@ -211,3 +211,67 @@ pub fn load_checked(
     }
     Ok(out)
 }
+
+/// A [`candle_nn::VarBuilder`] backend that hands each tensor out once and forgets it, so that
+/// layers which keep a transformed copy (the transposed CPU weights of [`crate::ops::Linear`])
+/// let the original go at once: loading peaks near one copy of the weights instead of two.
+pub struct TakeOnce {
+    tensors: std::sync::Mutex<HashMap<String, Tensor>>,
+}
+
+impl TakeOnce {
+    /// Wraps checked tensors (see [`load_checked`]).
+    pub fn new(tensors: HashMap<String, Tensor>) -> Self {
+        Self {
+            tensors: std::sync::Mutex::new(tensors),
+        }
+    }
+
+    fn take(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        let t = self
+            .tensors
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("weights lock poisoned".into()))?
+            .remove(name)
+            .ok_or_else(|| {
+                candle_core::Error::CannotFindTensor {
+                    path: name.to_string(),
+                }
+                .bt()
+            })?;
+        t.to_device(dev)?.to_dtype(dtype)
+    }
+}
+
+impl candle_nn::var_builder::SimpleBackend for TakeOnce {
+    fn get(
+        &self,
+        s: candle_core::Shape,
+        name: &str,
+        _h: candle_nn::Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let t = self.take(name, dtype, dev)?;
+        if t.shape() != &s {
+            return Err(candle_core::Error::UnexpectedShape {
+                msg: format!("shape mismatch for {name}"),
+                expected: s,
+                got: t.shape().clone(),
+            }
+            .bt());
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
+        self.take(name, dtype, dev)
+    }
+
+    fn contains_tensor(&self, name: &str) -> bool {
+        self.tensors
+            .lock()
+            .map(|m| m.contains_key(name))
+            .unwrap_or(false)
+    }
+}
