@@ -113,3 +113,64 @@ impl Linear {
         y.reshape(out)
     }
 }
+
+/// Linear layers that read the same input (q/k/v, gate/up). For inference weights on CPU they
+/// are fused into one matmul over concatenated weights (fewer, larger products); variables stay
+/// separate [`Linear`]s so that training sees their live values.
+#[derive(Debug, Clone)]
+pub enum LinearGroup {
+    /// One product; the outputs are split along the last dimension with these widths.
+    Fused(Linear, Vec<usize>),
+    /// One product per layer.
+    Separate(Vec<Linear>),
+}
+
+impl LinearGroup {
+    /// From checkpoint-layout weights `(out_i, in)` and optional biases.
+    pub fn new(parts: Vec<(Tensor, Option<Tensor>)>) -> candle_core::Result<Self> {
+        let fuse = parts.iter().all(|(w, b)| {
+            w.device().is_cpu() && !w.is_variable() && b.as_ref().is_none_or(|b| !b.is_variable())
+        }) && (parts.iter().all(|(_, b)| b.is_some())
+            || parts.iter().all(|(_, b)| b.is_none()));
+        if !fuse || parts.len() < 2 {
+            return Ok(Self::Separate(
+                parts
+                    .into_iter()
+                    .map(|(w, b)| Linear::new(w, b))
+                    .collect::<candle_core::Result<_>>()?,
+            ));
+        }
+        let widths = parts
+            .iter()
+            .map(|(w, _)| w.dim(0))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let ws: Vec<&Tensor> = parts.iter().map(|(w, _)| w).collect();
+        let w = Tensor::cat(&ws, 0)?;
+        let b = if parts[0].1.is_some() {
+            let bs: Vec<&Tensor> = parts.iter().filter_map(|(_, b)| b.as_ref()).collect();
+            Some(Tensor::cat(&bs, 0)?)
+        } else {
+            None
+        };
+        Ok(Self::Fused(Linear::new(w, b)?, widths))
+    }
+
+    /// The outputs of each layer, in order.
+    pub fn forward(&self, x: &Tensor) -> candle_core::Result<Vec<Tensor>> {
+        match self {
+            Self::Separate(ls) => ls.iter().map(|l| l.forward(x)).collect(),
+            Self::Fused(l, widths) => {
+                let y = l.forward(x)?;
+                let mut off = 0;
+                widths
+                    .iter()
+                    .map(|&w| {
+                        let part = y.narrow(D::Minus1, off, w);
+                        off += w;
+                        part
+                    })
+                    .collect()
+            }
+        }
+    }
+}

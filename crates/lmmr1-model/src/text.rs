@@ -6,7 +6,7 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::config::Config;
-use crate::ops::{self, Linear, OpsMode};
+use crate::ops::{self, Linear, LinearGroup, OpsMode};
 
 fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Linear> {
     let w = vb.get((o, i), "weight")?;
@@ -61,9 +61,7 @@ impl KvCache {
 /// Self-attention of one decoder layer.
 #[derive(Debug, Clone)]
 pub struct Attention {
-    q: Linear,
-    k: Linear,
-    v: Linear,
+    qkv: LinearGroup,
     o: Linear,
     n_heads: usize,
     n_kv: usize,
@@ -75,10 +73,19 @@ impl Attention {
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
         let h = cfg.hidden_size;
         let hd = cfg.head_dim();
+        let (nq, nkv) = (cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd);
+        let part = |n: usize, name: &str| -> candle_core::Result<(Tensor, Option<Tensor>)> {
+            Ok((
+                vb.get((n, h), &format!("{name}.weight"))?,
+                Some(vb.get(n, &format!("{name}.bias"))?),
+            ))
+        };
         Ok(Self {
-            q: linear(h, cfg.num_attention_heads * hd, true, vb.pp("q_proj"))?,
-            k: linear(h, cfg.num_key_value_heads * hd, true, vb.pp("k_proj"))?,
-            v: linear(h, cfg.num_key_value_heads * hd, true, vb.pp("v_proj"))?,
+            qkv: LinearGroup::new(vec![
+                part(nq, "q_proj")?,
+                part(nkv, "k_proj")?,
+                part(nkv, "v_proj")?,
+            ])?,
             o: linear(cfg.num_attention_heads * hd, h, false, vb.pp("o_proj"))?,
             n_heads: cfg.num_attention_heads,
             n_kv: cfg.num_key_value_heads,
@@ -98,19 +105,10 @@ impl Attention {
     ) -> candle_core::Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let hd = self.head_dim;
-        let q = self
-            .q
-            .forward(x)?
-            .reshape((b, t, self.n_heads, hd))?
-            .transpose(1, 2)?;
-        let k = self
-            .k
-            .forward(x)?
-            .reshape((b, t, self.n_kv, hd))?
-            .transpose(1, 2)?;
-        let v = self
-            .v
-            .forward(x)?
+        let qkv = self.qkv.forward(x)?;
+        let q = qkv[0].reshape((b, t, self.n_heads, hd))?.transpose(1, 2)?;
+        let k = qkv[1].reshape((b, t, self.n_kv, hd))?.transpose(1, 2)?;
+        let v = qkv[2]
             .reshape((b, t, self.n_kv, hd))?
             .transpose(1, 2)?
             .contiguous()?;
@@ -151,8 +149,7 @@ impl Attention {
 /// SwiGLU MLP without biases.
 #[derive(Debug, Clone)]
 pub struct Mlp {
-    gate: Linear,
-    up: Linear,
+    gate_up: LinearGroup,
     down: Linear,
 }
 
@@ -161,8 +158,10 @@ impl Mlp {
     pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(Self {
-            gate: linear(h, i, false, vb.pp("gate_proj"))?,
-            up: linear(h, i, false, vb.pp("up_proj"))?,
+            gate_up: LinearGroup::new(vec![
+                (vb.get((i, h), "gate_proj.weight")?, None),
+                (vb.get((i, h), "up_proj.weight")?, None),
+            ])?,
             down: linear(i, h, false, vb.pp("down_proj"))?,
         })
     }
@@ -170,8 +169,8 @@ impl Mlp {
 
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let g = self.gate.forward(x)?.silu()?;
-        self.down.forward(&(g * self.up.forward(x)?)?)
+        let gu = self.gate_up.forward(x)?;
+        self.down.forward(&(gu[0].silu()? * &gu[1])?)
     }
 }
 
