@@ -159,7 +159,8 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
         return Ok(gen);
     }
     let mut rng = Rng::new(p.seed);
-    let mut cache = KvCache::new(model.text.num_layers());
+    let mut cache =
+        KvCache::with_capacity(model.text.num_layers(), inputs.seq_len + p.max_new_tokens);
     let (mut logits, deltas) = model.prefill(inputs, &mut cache)?;
     let mut mask: Vec<Vec<u32>> = inputs
         .attention_mask

@@ -14,23 +14,50 @@ fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result
     Linear::new(w, b)
 }
 
-/// Keys and values of one layer, `(B, n_kv, T, head_dim)`, grown with `cat` (inference only).
+/// Keys and values of one layer, `(B, n_kv, capacity, head_dim)` buffers written in place
+/// (`slice_set`; inference only) and read as views of the first `len` positions. The capacity
+/// doubles when full, so a long generation does not copy the whole cache every step.
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     kv: Option<(Tensor, Tensor)>,
+    len: usize,
+    reserve: usize,
 }
 
 impl LayerCache {
     /// Number of cached positions.
     pub fn len(&self) -> usize {
-        self.kv
-            .as_ref()
-            .map(|(k, _)| k.dim(2).unwrap_or(0))
-            .unwrap_or(0)
+        self.len
     }
     /// Whether nothing is cached.
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.len == 0
+    }
+
+    /// Appends `k`, `v` `(B, n_kv, T, hd)` and returns views of all cached keys and values.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        let (b, h, t, d) = k.dims4()?;
+        let cap = self
+            .kv
+            .as_ref()
+            .map(|(k, _)| k.dim(2))
+            .transpose()?
+            .unwrap_or(0);
+        if self.len + t > cap {
+            let new_cap = (self.len + t).max(2 * cap).max(self.reserve).max(16);
+            let nk = Tensor::zeros((b, h, new_cap, d), k.dtype(), k.device())?;
+            let nv = Tensor::zeros((b, h, new_cap, d), v.dtype(), v.device())?;
+            if let Some((ok, ov)) = &self.kv {
+                nk.slice_set(&ok.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.kv = Some((nk, nv));
+        }
+        let (ck, cv) = self.kv.as_ref().expect("allocated above");
+        ck.slice_set(&k.contiguous()?, 2, self.len)?;
+        cv.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len += t;
+        Ok((ck.narrow(2, 0, self.len)?, cv.narrow(2, 0, self.len)?))
     }
 }
 
@@ -46,6 +73,18 @@ impl KvCache {
     pub fn new(n: usize) -> Self {
         KvCache {
             layers: vec![LayerCache::default(); n],
+        }
+    }
+    /// An empty cache that allocates room for `positions` on first use (prompt + new tokens).
+    pub fn with_capacity(n: usize, positions: usize) -> Self {
+        KvCache {
+            layers: vec![
+                LayerCache {
+                    reserve: positions,
+                    ..LayerCache::default()
+                };
+                n
+            ],
         }
     }
     /// Number of cached positions.
@@ -115,14 +154,7 @@ impl Attention {
         let q = ops::rope(&q.contiguous()?, cos, sin, mode)?;
         let k = ops::rope(&k.contiguous()?, cos, sin, mode)?;
         let (k, v) = match cache {
-            Some(c) => {
-                let kv = match c.kv.take() {
-                    Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-                    None => (k, v),
-                };
-                c.kv = Some(kv.clone());
-                kv
-            }
+            Some(c) => c.append(&k, &v)?,
             None => (k, v),
         };
         // GQA without copying keys/values: the `groups` query heads of one kv head are stacked

@@ -160,3 +160,37 @@ fn top_k_one_is_greedy_and_top_p_keeps_the_mode() {
         .collect();
     assert_eq!(seen, [1, 3].into_iter().collect());
 }
+
+#[test]
+fn growing_cache_decodes_like_the_reference() {
+    // KvCache::new starts at 16 positions and doubles: the 16-token prompt fills it, the first
+    // decode step regrows it (copying the cached keys/values).
+    let m = model("tiny");
+    let inp = inputs("text_leftpad");
+    let want = ints("text_leftpad.greedy");
+    let mut cache = lmmr1_model::text::KvCache::new(m.text.num_layers());
+    let (mut logits, deltas) = m.prefill(&inp, &mut cache).unwrap();
+    let mut mask: Vec<Vec<u32>> = inp
+        .attention_mask
+        .chunks(inp.seq_len)
+        .map(|r| r.to_vec())
+        .collect();
+    for step in 0..8 {
+        let rows = logits.to_vec2::<f32>().unwrap();
+        let next: Vec<u32> = rows
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .max_by(|&a, &b| r[a].total_cmp(&r[b]).then(b.cmp(&a)))
+                    .unwrap() as u32
+            })
+            .collect();
+        for (r, &t) in next.iter().enumerate() {
+            assert_eq!(t as i64, want[r * 8 + step], "row {r} step {step}");
+        }
+        mask.iter_mut().for_each(|m| m.push(1));
+        let flat: Vec<u32> = mask.iter().flatten().copied().collect();
+        logits = m.decode_step(&next, &flat, &deltas, &mut cache).unwrap();
+    }
+    assert_eq!(cache.len(), 16 + 8);
+}
