@@ -251,6 +251,15 @@ impl Config {
                 }
             }
         }
+        // Newer dumps carry both `in_chans` and `in_channels`: keep one (serde rejects both).
+        if let Some(vc) = flat
+            .get_mut("vision_config")
+            .and_then(|v| v.as_object_mut())
+        {
+            if vc.contains_key("in_chans") {
+                vc.remove("in_channels");
+            }
+        }
         let cfg: Config = serde_json::from_value(serde_json::Value::Object(flat))
             .map_err(|e| err(e.to_string()))?;
         cfg.validate().map_err(err)?;

@@ -46,6 +46,20 @@ fn both_config_layouts_parse_to_the_same_config() {
 }
 
 #[test]
+fn config_with_both_channel_keys_and_newer_rope_scaling() {
+    let s = std::fs::read_to_string(fixtures().join("tiny/config_flat.json")).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&s).unwrap();
+    v["vision_config"]["in_channels"] = 3.into();
+    v["rope_scaling"] =
+        serde_json::json!({"rope_type": "default", "type": "default", "mrope_section": [2, 3, 3]});
+    let c = Config::from_json_str(&v.to_string()).unwrap();
+    assert_eq!(
+        c,
+        Config::from_file(fixtures().join("tiny/config.json")).unwrap()
+    );
+}
+
+#[test]
 fn flat_config_loads_the_same_model() {
     let cfg = Config::from_file(fixtures().join("tiny/config_flat.json")).unwrap();
     let m = Qwen25VL::load_with_config(fixtures().join("tiny"), &cfg, DType::F32, &Device::Cpu)
@@ -245,4 +259,37 @@ fn differentiable_ops_give_the_same_logits() {
         );
         assert!(d <= 1e-4, "{case}: {d}");
     }
+}
+
+/// The hub config of Qwen2.5-VL-3B-Instruct (candle-notes §5.3): it parses, and the tensor list
+/// adds up to the model's 3.75B parameters.
+#[test]
+fn qwen25vl_3b_hub_config() {
+    let j = r#"{
+      "architectures": ["Qwen2_5_VLForConditionalGeneration"], "model_type": "qwen2_5_vl",
+      "attention_dropout": 0.0, "bos_token_id": 151643, "eos_token_id": 151645,
+      "vision_start_token_id": 151652, "vision_end_token_id": 151653, "vision_token_id": 151654,
+      "image_token_id": 151655, "video_token_id": 151656, "hidden_act": "silu", "hidden_size": 2048,
+      "initializer_range": 0.02, "intermediate_size": 11008, "max_position_embeddings": 128000,
+      "max_window_layers": 70, "num_attention_heads": 16, "num_hidden_layers": 36, "num_key_value_heads": 2,
+      "rms_norm_eps": 1e-06, "rope_theta": 1000000.0, "sliding_window": 32768, "tie_word_embeddings": true,
+      "torch_dtype": "bfloat16", "transformers_version": "4.41.2", "use_cache": true, "use_sliding_window": false,
+      "vision_config": {"depth": 32, "hidden_act": "silu", "hidden_size": 1280, "intermediate_size": 3420,
+        "num_heads": 16, "in_chans": 3, "out_hidden_size": 2048, "patch_size": 14, "spatial_merge_size": 2,
+        "spatial_patch_size": 14, "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31],
+        "tokens_per_second": 2, "temporal_patch_size": 2},
+      "rope_scaling": {"type": "mrope", "mrope_section": [16, 24, 24]}, "vocab_size": 151936
+    }"#;
+    let c = Config::from_json_str(j).unwrap();
+    assert_eq!(
+        (
+            c.head_dim(),
+            c.vision_config.head_dim(),
+            c.vision_config.patch_dim()
+        ),
+        (128, 80, 1176)
+    );
+    assert_eq!(c.eos_token_ids(), vec![151645]);
+    let n = c.num_params();
+    assert!((3_740_000_000..3_760_000_000).contains(&n), "{n}");
 }
