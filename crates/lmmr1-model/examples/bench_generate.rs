@@ -53,6 +53,7 @@ fn peak_rss_mb() -> f64 {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    lmmr1_model::init_threads();
     let cfg = lmmr1_model::config::preset(&a.preset)?;
     let dev = Device::Cpu;
     let model = Qwen25VL::random(&cfg, 0, DType::F32, &dev)?;

@@ -50,6 +50,7 @@ fn ints(t: &Tensor, name: &str, rank: usize) -> Result<(Vec<usize>, Vec<i64>)> {
 
 fn main() -> Result<()> {
     let a = Args::parse();
+    lmmr1_model::init_threads();
     let device = lmmr1_model::device(&a.device)?;
     let dtype = lmmr1_model::dtype(&a.dtype)?;
     let model = Qwen25VL::load(&a.model, dtype, &device)
