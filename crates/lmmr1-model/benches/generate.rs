@@ -23,6 +23,7 @@ fn inputs(batch: usize) -> Inputs {
 }
 
 fn bench(c: &mut Criterion) {
+    lmmr1_model::init_threads();
     let presets = std::env::var("LMMR1_BENCH_PRESETS").unwrap_or_else(|_| "tiny,100m".into());
     for preset in presets.split(',') {
         let cfg = lmmr1_model::config::preset(preset).expect("preset");
