@@ -219,6 +219,17 @@ fn bf16_checkpoint_and_bf16_compute() {
     let l = m.forward(&inp).unwrap().to_dtype(DType::F32).unwrap();
     let d16 = max_diff_masked(&l, &want, &inp.attention_mask);
     eprintln!("bf16 weights: f32 compute {d32:.3e}, bf16 compute {d16:.3e}");
+    // Generation runs in bf16 too (masks, rotary tables and cache in the model dtype).
+    let g = lmmr1_model::generate::generate(
+        &m,
+        &inp,
+        &lmmr1_model::generate::SamplingParams {
+            max_new_tokens: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(g.tokens[0].len(), 4);
     assert!(d32 < 0.25 && d16 < 0.5, "{d32} {d16}");
     let _ = std::fs::remove_dir_all(&dir);
 }
