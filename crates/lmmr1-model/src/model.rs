@@ -324,6 +324,25 @@ impl Qwen25VL {
         Ok(self.text.lm_head(&h)?)
     }
 
+    /// Per-token log-probabilities `(B, T−1)`: entry `t` is `log p(input_ids[t+1] | input_ids[..=t])`
+    /// (teacher forcing). Uses `log_softmax` and `gather`, so with [`OpsMode::Differentiable`] it
+    /// carries gradients. Entries whose target is padding are meaningless; mask them.
+    pub fn token_logprobs(&self, inp: &Inputs) -> Result<Tensor> {
+        if inp.seq_len < 2 {
+            return input_err("token_logprobs needs at least 2 positions");
+        }
+        let logits = self.forward(inp)?.to_dtype(DType::F32)?;
+        let t = inp.seq_len - 1;
+        let lp = candle_nn::ops::log_softmax(&logits.narrow(1, 0, t)?, candle_core::D::Minus1)?;
+        let targets: Vec<u32> = inp
+            .input_ids
+            .chunks(inp.seq_len)
+            .flat_map(|r| r[1..].to_vec())
+            .collect();
+        let targets = Tensor::from_vec(targets, (inp.batch, t, 1), &self.device)?;
+        Ok(lp.gather(&targets, 2)?.squeeze(2)?)
+    }
+
     /// Prefill for generation: fills `cache` and returns the last position's logits `(B, V)`
     /// and the per-row rope deltas.
     pub fn prefill(&self, inp: &Inputs, cache: &mut KvCache) -> Result<(Tensor, Vec<i64>)> {

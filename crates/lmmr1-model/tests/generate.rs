@@ -194,3 +194,48 @@ fn growing_cache_decodes_like_the_reference() {
     }
     assert_eq!(cache.len(), 16 + 8);
 }
+
+#[test]
+fn generation_logprobs_equal_teacher_forced_logprobs() {
+    // KV-cache decoding and a full forward over prompt + continuation must agree.
+    let m = model("tiny");
+    for case in ["image_batch", "text_leftpad"] {
+        let inp = inputs(case);
+        let g = generate(
+            &m,
+            &inp,
+            &SamplingParams {
+                max_new_tokens: 6,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let (b, t) = (inp.batch, inp.seq_len);
+        let mut ids = Vec::new();
+        let mut mask = Vec::new();
+        for r in 0..b {
+            ids.extend_from_slice(&inp.input_ids[r * t..(r + 1) * t]);
+            ids.extend_from_slice(&g.tokens[r]);
+            mask.extend_from_slice(&inp.attention_mask[r * t..(r + 1) * t]);
+            mask.extend(std::iter::repeat_n(1, 6));
+        }
+        let full = lmmr1_model::model::Inputs::new(
+            b,
+            ids,
+            mask,
+            inp.pixel_values.clone(),
+            inp.image_grid_thw.clone(),
+        )
+        .unwrap();
+        let lp = m.token_logprobs(&full).unwrap().to_vec2::<f32>().unwrap();
+        for (r, (row, gen)) in lp.iter().zip(&g.logprobs).enumerate() {
+            for (j, &want) in gen.iter().enumerate() {
+                let got = row[t - 1 + j];
+                assert!(
+                    (got - want).abs() < 1e-4,
+                    "{case} row {r} token {j}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
