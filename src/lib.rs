@@ -15,3 +15,5 @@
 
 pub use lmmr1_algos as algos;
 pub use lmmr1_rewards as rewards;
+
+pub use lmmr1_model as model;

@@ -1,0 +1,63 @@
+//! Errors of this crate. Every variant names the file, field or tensor at fault.
+
+use std::path::PathBuf;
+
+/// Errors from loading, preprocessing and running the model.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// `config.json` (or another JSON file) is malformed or misses a required field.
+    #[error("{path}: {msg}")]
+    Json {
+        /// The file (or `<string>`).
+        path: PathBuf,
+        /// What is wrong; serde's message names the missing field.
+        msg: String,
+    },
+    /// Tensors the architecture needs are absent from the checkpoint.
+    #[error("checkpoint {dir}: missing tensors: {names:?}")]
+    MissingTensors {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The missing (normalised) names.
+        names: Vec<String>,
+    },
+    /// Tensors in the checkpoint that the architecture does not use.
+    #[error("checkpoint {dir}: unexpected tensors: {names:?}")]
+    ExtraTensors {
+        /// The checkpoint directory.
+        dir: PathBuf,
+        /// The unexpected names, as stored.
+        names: Vec<String>,
+    },
+    /// A tensor has the wrong shape.
+    #[error("tensor {name}: expected shape {expected:?}, found {found:?}")]
+    Shape {
+        /// The tensor name.
+        name: String,
+        /// The shape the config implies.
+        expected: Vec<usize>,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+    /// Bad model inputs (shapes, image-token counts, ids).
+    #[error("invalid input: {0}")]
+    Input(String),
+    /// An error from candle.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+}
+
+/// Result with this crate's [`Error`].
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn input_err<T>(msg: impl Into<String>) -> Result<T> {
+    Err(Error::Input(msg.into()))
+}

@@ -1,0 +1,197 @@
+//! Batched generation with a KV cache: left-padded prompts, greedy or temperature / top-k /
+//! top-p sampling with a seed, stop tokens and a token budget. Returns the new tokens and their
+//! log-probabilities.
+//!
+//! The log-probabilities are those of the **unmodified model distribution**
+//! (`log_softmax(logits)`, before temperature, top-k and top-p), the quantity an RL objective
+//! compares with the trained policy's; the sampling itself uses the processed distribution.
+
+use candle_core::{DType, Tensor};
+
+use crate::error::{input_err, Result};
+use crate::model::{Inputs, Qwen25VL};
+use crate::text::KvCache;
+
+/// Sampling settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    /// 0 means greedy (argmax).
+    pub temperature: f64,
+    /// Nucleus mass in (0, 1]; 1 disables.
+    pub top_p: f64,
+    /// Keep the `top_k` most likely tokens; 0 disables.
+    pub top_k: usize,
+    /// RNG seed (the same seed, inputs and settings give the same tokens).
+    pub seed: u64,
+    /// Upper bound on new tokens per row.
+    pub max_new_tokens: usize,
+    /// A row stops after emitting one of these (it is included in the output).
+    pub stop_tokens: Vec<u32>,
+    /// Fed to rows that have stopped while others continue.
+    pub pad_token: u32,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            top_k: 0,
+            seed: 0,
+            max_new_tokens: 16,
+            stop_tokens: Vec::new(),
+            pad_token: 0,
+        }
+    }
+}
+
+/// Generated continuations.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Generation {
+    /// New tokens per row (a stop token, if hit, is the last one).
+    pub tokens: Vec<Vec<u32>>,
+    /// `log p(token)` under the unmodified model distribution, aligned with `tokens`.
+    pub logprobs: Vec<Vec<f32>>,
+    /// Whether each row ended on a stop token (else on the budget).
+    pub stopped: Vec<bool>,
+}
+
+/// SplitMix64: a small, seedable, portable generator.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed)
+    }
+    /// Next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// `log_softmax(row)[tok]`.
+fn logprob(row: &[f32], tok: usize) -> f32 {
+    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let z: f32 = row.iter().map(|&v| (v - m).exp()).sum();
+    row[tok] - m - z.ln()
+}
+
+/// Picks a token from one row of logits.
+pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
+    let argmax = || {
+        let mut best = 0;
+        for (i, &v) in logits.iter().enumerate() {
+            if v > logits[best] {
+                best = i;
+            }
+        }
+        best as u32
+    };
+    if p.temperature <= 0.0 {
+        return argmax();
+    }
+    let t = p.temperature as f32;
+    let mut cand: Vec<(u32, f32)> = logits
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| (i as u32, v / t))
+        .collect();
+    cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    if p.top_k > 0 && p.top_k < cand.len() {
+        cand.truncate(p.top_k);
+    }
+    let m = cand[0].1;
+    let mut probs: Vec<f64> = cand.iter().map(|c| ((c.1 - m) as f64).exp()).collect();
+    let z: f64 = probs.iter().sum();
+    probs.iter_mut().for_each(|v| *v /= z);
+    if p.top_p < 1.0 {
+        // Smallest prefix whose mass reaches top_p (at least one token).
+        let mut acc = 0.0;
+        let mut keep = probs.len();
+        for (i, &q) in probs.iter().enumerate() {
+            acc += q;
+            if acc >= p.top_p {
+                keep = i + 1;
+                break;
+            }
+        }
+        probs.truncate(keep);
+        let z: f64 = probs.iter().sum();
+        probs.iter_mut().for_each(|v| *v /= z);
+    }
+    let u = rng.uniform();
+    let mut acc = 0.0;
+    for (i, &q) in probs.iter().enumerate() {
+        acc += q;
+        if u < acc {
+            return cand[i].0;
+        }
+    }
+    cand[probs.len() - 1].0
+}
+
+fn rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
+    Ok(logits.to_dtype(DType::F32)?.to_vec2::<f32>()?)
+}
+
+/// Generates continuations of a (left-padded) batch.
+pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result<Generation> {
+    if !(p.top_p > 0.0 && p.top_p <= 1.0) || p.temperature.is_nan() {
+        return input_err(format!("top_p must be in (0, 1], got {}", p.top_p));
+    }
+    let b = inputs.batch;
+    let mut gen = Generation {
+        tokens: vec![Vec::new(); b],
+        logprobs: vec![Vec::new(); b],
+        stopped: vec![false; b],
+    };
+    if p.max_new_tokens == 0 {
+        return Ok(gen);
+    }
+    let mut rng = Rng::new(p.seed);
+    let mut cache =
+        KvCache::with_capacity(model.text.num_layers(), inputs.seq_len + p.max_new_tokens);
+    let (mut logits, deltas) = model.prefill(inputs, &mut cache)?;
+    let mut mask: Vec<Vec<u32>> = inputs
+        .attention_mask
+        .chunks(inputs.seq_len)
+        .map(|r| r.to_vec())
+        .collect();
+    for step in 0..p.max_new_tokens {
+        let lr = rows(&logits)?;
+        let mut next = Vec::with_capacity(b);
+        for (r, row) in lr.iter().enumerate() {
+            if gen.stopped[r] {
+                next.push(p.pad_token);
+                continue;
+            }
+            let tok = sample_row(row, p, &mut rng);
+            let lp = logprob(row, tok as usize);
+            gen.tokens[r].push(tok);
+            gen.logprobs[r].push(lp);
+            if p.stop_tokens.contains(&tok) {
+                gen.stopped[r] = true;
+            }
+            next.push(tok);
+        }
+        if gen.stopped.iter().all(|&s| s) || step + 1 == p.max_new_tokens {
+            break;
+        }
+        for m in &mut mask {
+            m.push(1);
+        }
+        let flat: Vec<u32> = mask.iter().flatten().copied().collect();
+        logits = model.decode_step(&next, &flat, &deltas, &mut cache)?;
+    }
+    Ok(gen)
+}

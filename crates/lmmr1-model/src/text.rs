@@ -1,0 +1,355 @@
+//! The Qwen2 text decoder: GQA attention with q/k/v biases, RMSNorm, SwiGLU MLP, M-RoPE, and a
+//! per-layer KV cache for generation.
+
+use candle_core::{DType, Device, Module, Tensor};
+
+use candle_nn::VarBuilder;
+
+use crate::config::Config;
+use crate::ops::{self, Linear, LinearGroup, OpsMode};
+
+fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Linear> {
+    let w = vb.get((o, i), "weight")?;
+    let b = if bias { Some(vb.get(o, "bias")?) } else { None };
+    Linear::new(w, b)
+}
+
+/// Keys and values of one layer, `(B, n_kv, capacity, head_dim)` buffers written in place
+/// (`slice_set`; inference only) and read as views of the first `len` positions. The capacity
+/// doubles when full, so a long generation does not copy the whole cache every step.
+#[derive(Debug, Clone, Default)]
+pub struct LayerCache {
+    kv: Option<(Tensor, Tensor)>,
+    len: usize,
+    reserve: usize,
+}
+
+impl LayerCache {
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends `k`, `v` `(B, n_kv, T, hd)` and returns views of all cached keys and values.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+        let (b, h, t, d) = k.dims4()?;
+        let cap = self
+            .kv
+            .as_ref()
+            .map(|(k, _)| k.dim(2))
+            .transpose()?
+            .unwrap_or(0);
+        if self.len + t > cap {
+            let new_cap = (self.len + t).max(2 * cap).max(self.reserve).max(16);
+            let nk = Tensor::zeros((b, h, new_cap, d), k.dtype(), k.device())?;
+            let nv = Tensor::zeros((b, h, new_cap, d), v.dtype(), v.device())?;
+            if let Some((ok, ov)) = &self.kv {
+                nk.slice_set(&ok.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+                nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            }
+            self.kv = Some((nk, nv));
+        }
+        let (ck, cv) = self.kv.as_ref().expect("allocated above");
+        ck.slice_set(&k.contiguous()?, 2, self.len)?;
+        cv.slice_set(&v.contiguous()?, 2, self.len)?;
+        self.len += t;
+        Ok((ck.narrow(2, 0, self.len)?, cv.narrow(2, 0, self.len)?))
+    }
+}
+
+/// The decoder's KV cache: one [`LayerCache`] per layer.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    /// Per-layer caches.
+    pub layers: Vec<LayerCache>,
+}
+
+impl KvCache {
+    /// An empty cache for `n` layers.
+    pub fn new(n: usize) -> Self {
+        KvCache {
+            layers: vec![LayerCache::default(); n],
+        }
+    }
+    /// An empty cache that allocates room for `positions` on first use (prompt + new tokens).
+    pub fn with_capacity(n: usize, positions: usize) -> Self {
+        KvCache {
+            layers: vec![
+                LayerCache {
+                    reserve: positions,
+                    ..LayerCache::default()
+                };
+                n
+            ],
+        }
+    }
+    /// Number of cached positions.
+    pub fn len(&self) -> usize {
+        self.layers.first().map(|l| l.len()).unwrap_or(0)
+    }
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Self-attention of one decoder layer.
+#[derive(Debug, Clone)]
+pub struct Attention {
+    qkv: LinearGroup,
+    o: Linear,
+    n_heads: usize,
+    n_kv: usize,
+    head_dim: usize,
+}
+
+impl Attention {
+    /// Loads `q_proj`, `k_proj`, `v_proj` (with bias) and `o_proj` (without).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        let h = cfg.hidden_size;
+        let hd = cfg.head_dim();
+        let (nq, nkv) = (cfg.num_attention_heads * hd, cfg.num_key_value_heads * hd);
+        let part = |n: usize, name: &str| -> candle_core::Result<(Tensor, Option<Tensor>)> {
+            Ok((
+                vb.get((n, h), &format!("{name}.weight"))?,
+                Some(vb.get(n, &format!("{name}.bias"))?),
+            ))
+        };
+        Ok(Self {
+            qkv: LinearGroup::new(vec![
+                part(nq, "q_proj")?,
+                part(nkv, "k_proj")?,
+                part(nkv, "v_proj")?,
+            ])?,
+            o: linear(cfg.num_attention_heads * hd, h, false, vb.pp("o_proj"))?,
+            n_heads: cfg.num_attention_heads,
+            n_kv: cfg.num_key_value_heads,
+            head_dim: hd,
+        })
+    }
+
+    /// `x`: `(B, T, H)`; `cos`/`sin`: `(B, T, head_dim/2)`; `mask`: additive `(B, 1, T, T_past+T)`.
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut LayerCache>,
+        mode: OpsMode,
+    ) -> candle_core::Result<Tensor> {
+        let (b, t, _) = x.dims3()?;
+        let hd = self.head_dim;
+        let qkv = self.qkv.forward(x)?;
+        let q = qkv[0].reshape((b, t, self.n_heads, hd))?.transpose(1, 2)?;
+        let k = qkv[1].reshape((b, t, self.n_kv, hd))?.transpose(1, 2)?;
+        let v = qkv[2]
+            .reshape((b, t, self.n_kv, hd))?
+            .transpose(1, 2)?
+            .contiguous()?;
+        let q = ops::rope(&q.contiguous()?, cos, sin, mode)?;
+        let k = ops::rope(&k.contiguous()?, cos, sin, mode)?;
+        let (k, v) = match cache {
+            Some(c) => c.append(&k, &v)?,
+            None => (k, v),
+        };
+        // GQA without copying keys/values: the `groups` query heads of one kv head are stacked
+        // along the query axis, `(B, n_kv, groups·T, hd)`, and the mask is broadcast over them.
+        let groups = self.n_heads / self.n_kv;
+        let tk = k.dim(2)?;
+        let q = q.reshape((b, self.n_kv, groups * t, hd))?;
+        let scale = 1.0 / (hd as f64).sqrt();
+        let att = (q.matmul(&k.t()?)? * scale)?;
+        let att = att
+            .reshape((b, self.n_kv, groups, t, tk))?
+            .broadcast_add(&mask.unsqueeze(1)?)?
+            .reshape((b, self.n_kv, groups * t, tk))?;
+        let att = ops::softmax_last(&att, mode)?;
+        let y = att.matmul(&v)?; // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
+        let y = y
+            .reshape((b, self.n_heads, t, hd))?
+            .transpose(1, 2)?
+            .reshape((b, t, self.n_heads * hd))?;
+        self.o.forward(&y)
+    }
+}
+
+/// SwiGLU MLP without biases.
+#[derive(Debug, Clone)]
+pub struct Mlp {
+    gate_up: LinearGroup,
+    down: Linear,
+}
+
+impl Mlp {
+    /// Loads `gate_proj`, `up_proj`, `down_proj`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
+        Ok(Self {
+            gate_up: LinearGroup::new(vec![
+                (vb.get((i, h), "gate_proj.weight")?, None),
+                (vb.get((i, h), "up_proj.weight")?, None),
+            ])?,
+            down: linear(i, h, false, vb.pp("down_proj"))?,
+        })
+    }
+}
+
+impl Module for Mlp {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        let gu = self.gate_up.forward(x)?;
+        self.down.forward(&(gu[0].silu()? * &gu[1])?)
+    }
+}
+
+/// One decoder layer (pre-norm attention and MLP with residuals).
+#[derive(Debug, Clone)]
+pub struct DecoderLayer {
+    attn: Attention,
+    mlp: Mlp,
+    ln1: Tensor,
+    ln2: Tensor,
+    eps: f64,
+}
+
+impl DecoderLayer {
+    /// Loads `self_attn`, `mlp`, `input_layernorm`, `post_attention_layernorm`.
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        Ok(Self {
+            attn: Attention::new(cfg, vb.pp("self_attn"))?,
+            mlp: Mlp::new(cfg, vb.pp("mlp"))?,
+            ln1: vb.get(cfg.hidden_size, "input_layernorm.weight")?,
+            ln2: vb.get(cfg.hidden_size, "post_attention_layernorm.weight")?,
+            eps: cfg.rms_norm_eps,
+        })
+    }
+
+    /// See [`Attention::forward`].
+    pub fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut LayerCache>,
+        mode: OpsMode,
+    ) -> candle_core::Result<Tensor> {
+        let h = ops::rms_norm(x, &self.ln1, self.eps, mode)?;
+        let x = (x + self.attn.forward(&h, cos, sin, mask, cache, mode)?)?;
+        let h = ops::rms_norm(&x, &self.ln2, self.eps, mode)?;
+        x + self.mlp.forward(&h)?
+    }
+}
+
+/// Embeddings, decoder layers, final norm and LM head.
+#[derive(Debug, Clone)]
+pub struct TextModel {
+    /// `embed_tokens.weight`, `(V, H)`.
+    pub embed: Tensor,
+    layers: Vec<DecoderLayer>,
+    norm: Tensor,
+    lm_head: Linear,
+    eps: f64,
+}
+
+impl TextModel {
+    /// `vb` is rooted at the checkpoint root: it reads `model.*` and `lm_head.weight` (or the
+    /// embeddings when `tie_word_embeddings`).
+    pub fn new(cfg: &Config, vb: VarBuilder) -> candle_core::Result<Self> {
+        let m = vb.pp("model");
+        let embed = m.get((cfg.vocab_size, cfg.hidden_size), "embed_tokens.weight")?;
+        let layers = (0..cfg.num_hidden_layers)
+            .map(|i| DecoderLayer::new(cfg, m.pp(format!("layers.{i}"))))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        let norm = m.get(cfg.hidden_size, "norm.weight")?;
+        let lm_head = Linear::new(
+            if cfg.tie_word_embeddings {
+                embed.clone()
+            } else {
+                vb.get((cfg.vocab_size, cfg.hidden_size), "lm_head.weight")?
+            },
+            None,
+        )?;
+        Ok(Self {
+            embed,
+            layers,
+            norm,
+            lm_head,
+            eps: cfg.rms_norm_eps,
+        })
+    }
+
+    /// Number of decoder layers.
+    pub fn num_layers(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Token embeddings `(B, T, H)` of `ids` `(B, T)` (u32).
+    pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
+        let (b, t) = ids.dims2()?;
+        let h = self.embed.dim(1)?;
+        self.embed
+            .index_select(&ids.flatten_all()?, 0)?
+            .reshape((b, t, h))
+    }
+
+    /// Runs the layers and the final norm: hidden states `(B, T, H)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn forward_hidden(
+        &self,
+        embeds: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        mut cache: Option<&mut KvCache>,
+        mode: OpsMode,
+    ) -> candle_core::Result<Tensor> {
+        let mut x = embeds.clone();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let c = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            x = layer.forward(&x, cos, sin, mask, c, mode)?;
+        }
+        ops::rms_norm(&x, &self.norm, self.eps, mode)
+    }
+
+    /// Logits `(…, V)` of normed hidden states `(…, H)`.
+    pub fn lm_head(&self, h: &Tensor) -> candle_core::Result<Tensor> {
+        self.lm_head.forward(h)
+    }
+}
+
+/// The additive attention mask `(B, 1, T, P+T)`: query `i` (at cache position `P+i`) sees key `j`
+/// when `j ≤ P+i` and `key_mask[b][j] != 0`. Blocked entries are `f32::MIN` (as transformers), so
+/// fully masked rows (pads) stay finite.
+pub fn causal_mask(
+    key_mask: &[u32],
+    batch: usize,
+    past: usize,
+    t: usize,
+    dtype: DType,
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let tk = past + t;
+    // f32::MIN would round to -inf in bf16/f16; -3e38 does not (f16 callers get -inf clamped
+    // by candle's cast, which the finite scores still dominate).
+    let neg = if dtype == DType::F32 {
+        f32::MIN
+    } else {
+        -3.0e38
+    };
+    let mut m = vec![0f32; batch * t * tk];
+    for b in 0..batch {
+        for i in 0..t {
+            for j in 0..tk {
+                if j > past + i || key_mask[b * tk + j] == 0 {
+                    m[(b * t + i) * tk + j] = neg;
+                }
+            }
+        }
+    }
+    Tensor::from_vec(m, (batch, 1, t, tk), device)?.to_dtype(dtype)
+}
