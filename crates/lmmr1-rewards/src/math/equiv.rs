@@ -458,19 +458,7 @@ fn compare_sets(gold: &Expr, pred: &Expr, cfg: &CompareConfig) -> bool {
             deep_compare(&a, &Expr::Tuple(vec![(**lo).clone(), (**hi).clone()]), cfg)
         }
         (Expr::Union(x), Expr::Union(y)) => {
-            x.len() == y.len() && {
-                let mut used = vec![false; y.len()];
-                x.iter().all(|xi| {
-                    (0..y.len()).any(|j| {
-                        if !used[j] && compare_sets(xi, &y[j], cfg) {
-                            used[j] = true;
-                            true
-                        } else {
-                            false
-                        }
-                    })
-                })
-            }
+            x.len() == y.len() && match_distinct(x, y, |a, b| compare_sets(a, b, cfg))
         }
         _ => false,
     }
@@ -526,16 +514,17 @@ fn deep_compare(gold: &Expr, pred: &Expr, cfg: &CompareConfig) -> bool {
     if !unordered {
         return g.iter().zip(p).all(|(a, b)| expr_eq(a, b, cfg));
     }
-    // Order-insensitive: match each gold element to a distinct prediction element.
-    let mut used = vec![false; p.len()];
-    g.iter().all(|a| {
-        (0..p.len()).any(|j| {
-            if !used[j] && expr_eq(a, &p[j], cfg) {
-                used[j] = true;
-                true
-            } else {
-                false
-            }
+    match_distinct(g, p, |a, b| expr_eq(a, b, cfg))
+}
+
+/// Order-insensitive matching: each of `xs` pairs with a distinct element of `ys` (greedy).
+fn match_distinct(xs: &[Expr], ys: &[Expr], eq: impl Fn(&Expr, &Expr) -> bool) -> bool {
+    let mut used = vec![false; ys.len()];
+    xs.iter().all(|x| {
+        (0..ys.len()).any(|j| {
+            let hit = !used[j] && eq(x, &ys[j]);
+            used[j] |= hit;
+            hit
         })
     })
 }

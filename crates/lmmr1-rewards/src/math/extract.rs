@@ -615,6 +615,20 @@ fn separator_then(t: &str, pos: usize) -> Option<usize> {
     Some(p)
 }
 
+/// For `final answer.{0,100}?\s+is:?`: the positions right after `is` / `is:`, nearest first.
+fn after_is(t: &str, p: usize, dotall: bool) -> impl Iterator<Item = usize> + '_ {
+    offsets(t, p, 100, dotall).into_iter().filter_map(move |q| {
+        let r = &t[q..];
+        let trimmed = r.trim_start();
+        if trimmed.len() == r.len() {
+            return None;
+        }
+        let r = trimmed.strip_prefix("is")?;
+        let r = r.strip_prefix(':').unwrap_or(r);
+        Some(t.len() - r.len())
+    })
+}
+
 /// Byte offsets of up to `max` characters after `pos`, nearest first, as lazy `.{0,max}?`.
 fn offsets(t: &str, pos: usize, max: usize, dotall: bool) -> Vec<usize> {
     let mut out = vec![pos];
@@ -647,22 +661,10 @@ fn latex_matches(scan: &Scan, prio: u32, cfg: &LatexConfig, out: &mut Vec<Match>
                 .then(|| (t.len() - r.len() + 6, Kind::Latex(parts)))
         }),
         50 => anchored(scan, out, "final answer", |t, p| {
-            for q in offsets(t, p, 100, true) {
-                let r = &t[q..];
-                let ws = r.len() - r.trim_start().len();
-                if ws == 0 {
-                    continue;
-                }
-                let Some(r) = r.trim_start().strip_prefix("is") else {
-                    continue;
-                };
-                let r = r.strip_prefix(':').unwrap_or(r);
-                let s = t.len() - r.trim_start().len();
-                if let Some((end, parts)) = envs_at(scan, s, false) {
-                    return Some((end, Kind::Latex(parts)));
-                }
-            }
-            None
+            after_is(t, p, true).find_map(|q| {
+                let s = t.len() - t[q..].trim_start().len();
+                envs_at(scan, s, false).map(|(end, parts)| (end, Kind::Latex(parts)))
+            })
         }),
         100 | 200 => anchored(scan, out, "answer", |t, p| {
             let p = if prio == 100 {
@@ -992,21 +994,7 @@ fn expr_matches(scan: &Scan, prio: u32, cfg: &ExprConfig, out: &mut Vec<Match>) 
             None
         }),
         50 => anchored(scan, out, "final answer", |t, p| {
-            for q in offsets(t, p, 100, false) {
-                let r = &t[q..];
-                let ws = r.len() - r.trim_start().len();
-                if ws == 0 {
-                    continue;
-                }
-                let Some(r) = r.trim_start().strip_prefix("is") else {
-                    continue;
-                };
-                let r = r.strip_prefix(':').unwrap_or(r);
-                if let Some(m) = expr_or_number_at(t, t.len() - r.len()) {
-                    return Some(m);
-                }
-            }
-            None
+            after_is(t, p, false).find_map(|q| expr_or_number_at(t, q))
         }),
         100 | 200 => anchored(scan, out, "answer", |t, p| {
             let p = if prio == 100 {
