@@ -638,15 +638,20 @@ fn float_eq(va: &Value, vb: &Value, decimals: u32) -> bool {
     }
 }
 
+/// Two matrices of the same shape whose elements pairwise satisfy `eq`.
+fn elementwise(x: &[Vec<Expr>], y: &[Vec<Expr>], eq: impl Fn(&Expr, &Expr) -> bool) -> bool {
+    let same_shape = x.len() == y.len() && x.iter().zip(y).all(|(r, s)| r.len() == s.len());
+    same_shape
+        && x.iter()
+            .flatten()
+            .zip(y.iter().flatten())
+            .all(|(p, q)| eq(p, q))
+}
+
 fn numeric_eq(va: &Value, vb: &Value, cfg: &CompareConfig) -> bool {
     let (a, b) = (va.e, vb.e);
     if let (Expr::Matrix(x), Expr::Matrix(y)) = (a, b) {
-        let same_shape = x.len() == y.len() && x.iter().zip(y).all(|(r, s)| r.len() == s.len());
-        return same_shape
-            && x.iter()
-                .flatten()
-                .zip(y.iter().flatten())
-                .all(|(p, q)| numeric_eq(&Value::new(p), &Value::new(q), cfg));
+        return elementwise(x, y, |p, q| numeric_eq(&Value::new(p), &Value::new(q), cfg));
     }
     let (na, nb) = (atomic_number(a), atomic_number(b));
     if na.is_some() || nb.is_some() {
@@ -685,12 +690,7 @@ fn numeric_eq(va: &Value, vb: &Value, cfg: &CompareConfig) -> bool {
 fn symbolic_eq(va: &Value, vb: &Value) -> bool {
     let (a, b) = (va.e, vb.e);
     if let (Expr::Matrix(x), Expr::Matrix(y)) = (a, b) {
-        let same_shape = x.len() == y.len() && x.iter().zip(y).all(|(r, s)| r.len() == s.len());
-        return same_shape
-            && x.iter()
-                .flatten()
-                .zip(y.iter().flatten())
-                .all(|(p, q)| symbolic_eq(&Value::new(p), &Value::new(q)));
+        return elementwise(x, y, |p, q| symbolic_eq(&Value::new(p), &Value::new(q)));
     }
     if matches!(a, Expr::Matrix(_)) || matches!(b, Expr::Matrix(_)) {
         return false;
