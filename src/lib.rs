@@ -17,3 +17,4 @@ pub use lmmr1_algos as algos;
 pub use lmmr1_rewards as rewards;
 
 pub use lmmr1_model as model;
+pub use lmmr1_tasks as tasks;
