@@ -25,10 +25,12 @@ pub mod error;
 pub mod generate;
 pub mod model;
 pub mod ops;
+pub mod policy;
 pub mod processor;
 pub mod rope;
 pub mod text;
 pub mod tokenizer;
+pub mod value;
 pub mod vision;
 pub mod weights;
 
@@ -36,6 +38,8 @@ pub use config::{Config, VisionConfig};
 pub use error::{Error, Result};
 pub use model::Qwen25VL;
 pub use ops::OpsMode;
+pub use policy::{sft_loss, LogProbs, Policy, PolicyOptions};
+pub use value::ValueModel;
 
 /// Device by name: `cpu`, `cuda` or `cuda:N` (the latter need the `cuda` feature; without it
 /// candle returns an error, not a panic).
