@@ -20,11 +20,13 @@
 //! The inference path uses candle's fused kernels ([`ops::OpsMode::Fused`]); a training forward
 //! must switch the model to [`ops::OpsMode::Differentiable`] (same values, gradients kept).
 
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod generate;
 pub mod model;
 pub mod ops;
+pub mod optim;
 pub mod policy;
 pub mod processor;
 pub mod rope;
@@ -34,10 +36,12 @@ pub mod value;
 pub mod vision;
 pub mod weights;
 
+pub use checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, LoadedCheckpoint};
 pub use config::{Config, VisionConfig};
 pub use error::{Error, Result};
 pub use model::Qwen25VL;
 pub use ops::OpsMode;
+pub use optim::{AdamW, AdamWConfig, LrSchedule, ScheduleKind};
 pub use policy::{sft_loss, LogProbs, Policy, PolicyOptions};
 pub use value::ValueModel;
 
