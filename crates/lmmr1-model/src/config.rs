@@ -196,6 +196,63 @@ impl Config {
         }
     }
 
+    /// `config.json` in the flat hub layout (text fields at the top level,
+    /// `rope_scaling {type: "mrope"}`), which [`Config::from_json_str`] and transformers 5's
+    /// `Qwen2_5_VLConfig` both read. `torch_dtype` names the weights' dtype (`"float32"`,
+    /// `"bfloat16"`, …). Fields this crate does not keep (`bos_token_id`,
+    /// `max_position_embeddings`, …) are left to transformers' defaults.
+    pub fn to_hub_json(&self, torch_dtype: &str) -> serde_json::Value {
+        let vc = &self.vision_config;
+        // transformers' strict config types want an int here when the value is integral.
+        let tps = if vc.tokens_per_second.fract() == 0.0 && vc.tokens_per_second.abs() < 1e15 {
+            serde_json::json!(vc.tokens_per_second as i64)
+        } else {
+            serde_json::json!(vc.tokens_per_second)
+        };
+        let mut j = serde_json::json!({
+            "architectures": ["Qwen2_5_VLForConditionalGeneration"],
+            "model_type": "qwen2_5_vl",
+            "torch_dtype": torch_dtype,
+            "vocab_size": self.vocab_size,
+            "hidden_size": self.hidden_size,
+            "intermediate_size": self.intermediate_size,
+            "num_hidden_layers": self.num_hidden_layers,
+            "num_attention_heads": self.num_attention_heads,
+            "num_key_value_heads": self.num_key_value_heads,
+            "hidden_act": "silu",
+            "rms_norm_eps": self.rms_norm_eps,
+            "rope_theta": self.rope_theta,
+            "rope_scaling": {"type": "mrope", "mrope_section": self.mrope_section},
+            "tie_word_embeddings": self.tie_word_embeddings,
+            "use_sliding_window": false,
+            "vision_start_token_id": self.vision_start_token_id,
+            "vision_end_token_id": self.vision_end_token_id,
+            "image_token_id": self.image_token_id,
+            "video_token_id": self.video_token_id,
+            "vision_config": {
+                "depth": vc.depth,
+                "hidden_size": vc.hidden_size,
+                "intermediate_size": vc.intermediate_size,
+                "num_heads": vc.num_heads,
+                "hidden_act": "silu",
+                "in_chans": vc.in_chans,
+                "in_channels": vc.in_chans,
+                "patch_size": vc.patch_size,
+                "spatial_patch_size": vc.patch_size,
+                "spatial_merge_size": vc.spatial_merge_size,
+                "temporal_patch_size": vc.temporal_patch_size,
+                "window_size": vc.window_size,
+                "fullatt_block_indexes": vc.fullatt_block_indexes,
+                "out_hidden_size": vc.out_hidden_size,
+                "tokens_per_second": tps,
+            },
+        });
+        if let (Some(eos), Some(obj)) = (&self.eos_token_id, j.as_object_mut()) {
+            obj.insert("eos_token_id".into(), eos.clone());
+        }
+        j
+    }
+
     /// Reads and parses `path` (a `config.json`).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();

@@ -50,6 +50,18 @@ pub enum Error {
     /// Bad model inputs (shapes, image-token counts, ids).
     #[error("invalid input: {0}")]
     Input(String),
+    /// Optimizer state that does not fit the optimized variables (missing, unexpected or
+    /// misshapen tensors, duplicate names).
+    #[error("optimizer state: {0}")]
+    OptimState(String),
+    /// A training checkpoint (or exported model directory) that cannot be written or read.
+    #[error("checkpoint {path}: {msg}")]
+    Checkpoint {
+        /// The file or directory at fault.
+        path: PathBuf,
+        /// What is wrong.
+        msg: String,
+    },
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

@@ -65,6 +65,11 @@ impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed)
     }
+    /// The internal state: `Rng::new(r.state())` continues `r`'s stream exactly (for
+    /// checkpoints).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
     /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);

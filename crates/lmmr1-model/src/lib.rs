@@ -20,22 +20,30 @@
 //! The inference path uses candle's fused kernels ([`ops::OpsMode::Fused`]); a training forward
 //! must switch the model to [`ops::OpsMode::Differentiable`] (same values, gradients kept).
 
+pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod generate;
 pub mod model;
 pub mod ops;
+pub mod optim;
+pub mod policy;
 pub mod processor;
 pub mod rope;
 pub mod text;
 pub mod tokenizer;
+pub mod value;
 pub mod vision;
 pub mod weights;
 
+pub use checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, LoadedCheckpoint};
 pub use config::{Config, VisionConfig};
 pub use error::{Error, Result};
 pub use model::Qwen25VL;
 pub use ops::OpsMode;
+pub use optim::{AdamW, AdamWConfig, LrSchedule, ScheduleKind};
+pub use policy::{sft_loss, LogProbs, Policy, PolicyOptions};
+pub use value::ValueModel;
 
 /// Device by name: `cpu`, `cuda` or `cuda:N` (the latter need the `cuda` feature; without it
 /// candle returns an error, not a panic).

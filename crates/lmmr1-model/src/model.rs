@@ -105,6 +105,67 @@ impl Inputs {
     }
 }
 
+/// The decoder layers' inputs for a full forward (see [`Qwen25VL::decoder_inputs`]).
+#[derive(Debug, Clone)]
+pub struct DecoderInputs {
+    /// Input embeddings `(B, T, H)`, images merged in.
+    pub embeds: Tensor,
+    /// M-RoPE cosines `(B, T, head_dim/2)`.
+    pub cos: Tensor,
+    /// M-RoPE sines `(B, T, head_dim/2)`.
+    pub sin: Tensor,
+    /// Additive causal mask `(B, 1, T, T)`.
+    pub mask: Tensor,
+    /// The positions.
+    pub rope: RopeIndex,
+}
+
+/// Random weights under their hub names: norm weights 1, biases 0, matrices `N(0, 1/fan_in)`,
+/// embeddings `N(0, 1)`; deterministic in `seed`.
+pub fn random_weights(
+    cfg: &Config,
+    seed: u64,
+    dtype: DType,
+    device: &Device,
+) -> Result<std::collections::HashMap<String, Tensor>> {
+    let mut rng = crate::generate::Rng::new(seed);
+    let mut ts = std::collections::HashMap::new();
+    for (name, shape) in weights::expected_tensors(cfg) {
+        let t = if name.ends_with("bias") {
+            Tensor::zeros(shape.as_slice(), DType::F32, device)?
+        } else if shape.len() == 1 {
+            Tensor::ones(shape.as_slice(), DType::F32, device)?
+        } else {
+            let fan_in: usize = shape[1..].iter().product();
+            let std = if name.contains("embed_tokens") {
+                1.0
+            } else {
+                1.0 / (fan_in as f32).sqrt()
+            };
+            normal(&mut rng, &shape, std, device)?
+        };
+        ts.insert(name, t.to_dtype(dtype)?);
+    }
+    Ok(ts)
+}
+
+/// An f32 tensor of `N(0, std²)` samples (Box–Muller over [`crate::generate::Rng`]).
+pub(crate) fn normal(
+    rng: &mut crate::generate::Rng,
+    shape: &[usize],
+    std: f32,
+    device: &Device,
+) -> Result<Tensor> {
+    let n: usize = shape.iter().product();
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
+            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
+        })
+        .collect();
+    Ok(Tensor::from_vec(v, shape, device)?)
+}
+
 /// Qwen2.5-VL for conditional generation.
 #[derive(Debug, Clone)]
 pub struct Qwen25VL {
@@ -153,39 +214,28 @@ impl Qwen25VL {
         Self::new(cfg, vb)
     }
 
-    /// A model with random weights (norm weights 1, biases 0, matrices `N(0, 1/fan_in)`,
-    /// embeddings `N(0, 1)`), for benchmarks and tests; deterministic in `seed`.
+    /// A model with random weights (see [`random_weights`]), for benchmarks and tests;
+    /// deterministic in `seed`.
     pub fn random(cfg: &Config, seed: u64, dtype: DType, device: &Device) -> Result<Self> {
-        let mut rng = crate::generate::Rng::new(seed);
-        let mut ts = std::collections::HashMap::new();
-        for (name, shape) in weights::expected_tensors(cfg) {
-            let t = if name.ends_with("bias") {
-                Tensor::zeros(shape.as_slice(), DType::F32, device)?
-            } else if shape.len() == 1 {
-                Tensor::ones(shape.as_slice(), DType::F32, device)?
-            } else {
-                let fan_in: usize = shape[1..].iter().product();
-                let std = if name.contains("embed_tokens") {
-                    1.0
-                } else {
-                    1.0 / (fan_in as f32).sqrt()
-                };
-                let n: usize = shape.iter().product();
-                let v: Vec<f32> = (0..n)
-                    .map(|_| {
-                        // Box–Muller.
-                        let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
-                        ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
-                    })
-                    .collect();
-                Tensor::from_vec(v, shape.as_slice(), device)?
-            };
-            ts.insert(name, t.to_dtype(dtype)?);
-        }
+        let ts = random_weights(cfg, seed, dtype, device)?;
         Self::new(
             cfg,
             VarBuilder::from_backend(Box::new(weights::TakeOnce::new(ts)), dtype, device.clone()),
         )
+    }
+
+    /// The same model on detached views of its weights: it shares their storage (no copy),
+    /// records no graph, and sees in-place updates of the originals (`Var::set`). Built from a
+    /// training model, it is an inference copy that follows the optimizer.
+    pub fn detach(&self) -> Self {
+        Self {
+            cfg: self.cfg.clone(),
+            text: self.text.detach(),
+            vision: self.vision.detach(),
+            mode: self.mode,
+            device: self.device.clone(),
+            dtype: self.dtype,
+        }
     }
 
     /// The device.
@@ -283,13 +333,9 @@ impl Qwen25VL {
             .reshape((inp.batch, inp.seq_len, h))?)
     }
 
-    /// Final hidden states `(B, T, H)` (after the last norm) of a full forward; with a cache, the
-    /// keys and values are stored for decoding. Returns the rope index too.
-    pub fn forward_hidden(
-        &self,
-        inp: &Inputs,
-        cache: Option<&mut KvCache>,
-    ) -> Result<(Tensor, RopeIndex)> {
+    /// What the decoder layers of a full (uncached) forward read: input embeddings, M-RoPE
+    /// tables and the causal mask. Checks the token ids.
+    pub fn decoder_inputs(&self, inp: &Inputs) -> Result<DecoderInputs> {
         if let Some(&bad) = inp
             .input_ids
             .iter()
@@ -300,9 +346,9 @@ impl Qwen25VL {
                 self.cfg.vocab_size
             ));
         }
-        let idx = self.rope_index(inp)?;
-        let emb = self.embed_inputs(inp)?;
-        let (cos, sin) = mrope_cos_sin(&self.cfg, &idx, &self.device)?;
+        let rope = self.rope_index(inp)?;
+        let embeds = self.embed_inputs(inp)?;
+        let (cos, sin) = mrope_cos_sin(&self.cfg, &rope, &self.device)?;
         let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
         let mask = causal_mask(
             &inp.attention_mask,
@@ -312,10 +358,27 @@ impl Qwen25VL {
             self.dtype,
             &self.device,
         )?;
+        Ok(DecoderInputs {
+            embeds,
+            cos,
+            sin,
+            mask,
+            rope,
+        })
+    }
+
+    /// Final hidden states `(B, T, H)` (after the last norm) of a full forward; with a cache, the
+    /// keys and values are stored for decoding. Returns the rope index too.
+    pub fn forward_hidden(
+        &self,
+        inp: &Inputs,
+        cache: Option<&mut KvCache>,
+    ) -> Result<(Tensor, RopeIndex)> {
+        let d = self.decoder_inputs(inp)?;
         let h = self
             .text
-            .forward_hidden(&emb, &cos, &sin, &mask, cache, self.mode)?;
-        Ok((h, idx))
+            .forward_hidden(&d.embeds, &d.cos, &d.sin, &d.mask, cache, self.mode)?;
+        Ok((h, d.rope))
     }
 
     /// Logits `(B, T, V)`.

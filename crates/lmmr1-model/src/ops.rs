@@ -15,18 +15,24 @@ pub enum OpsMode {
     Differentiable,
 }
 
-/// RMSNorm `x / sqrt(mean(x²) + eps) * w`, computed in f32.
+/// RMSNorm `x / sqrt(mean(x²) + eps) * w`, computed in f32 (in f64 for f64 inputs, which
+/// candle's fused kernel does not take: f64 always uses the composed ops).
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, mode: OpsMode) -> candle_core::Result<Tensor> {
     let dtype = x.dtype();
-    let xf = x.to_dtype(DType::F32)?;
+    let work = if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    };
+    let xf = x.to_dtype(work)?;
     let y = match mode {
-        OpsMode::Fused => {
-            candle_nn::ops::rms_norm(&xf.contiguous()?, &w.to_dtype(DType::F32)?, eps as f32)?
+        OpsMode::Fused if work == DType::F32 => {
+            candle_nn::ops::rms_norm(&xf.contiguous()?, &w.to_dtype(work)?, eps as f32)?
         }
-        OpsMode::Differentiable => {
+        _ => {
             let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
             xf.broadcast_div(&(ms + eps)?.sqrt()?)?
-                .broadcast_mul(&w.to_dtype(DType::F32)?)?
+                .broadcast_mul(&w.to_dtype(work)?)?
         }
     };
     y.to_dtype(dtype)
@@ -61,9 +67,18 @@ pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, mode: OpsMode) -> candle_cor
     }
 }
 
-/// GELU with the exact erf (PyTorch's `nn.GELU()` default).
-pub fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.gelu_erf()
+/// GELU with the exact erf (PyTorch's `nn.GELU()` default), `x·(1 + erf(x/√2))/2`.
+///
+/// The differentiable form composes `erf`: candle 0.11.1's `gelu_erf` backward uses 0.398942
+/// for `1/√(2π)` (a 7e-7 relative error in part of the gradient, which the f64
+/// finite-difference check detects).
+pub fn gelu_erf(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
+    match mode {
+        OpsMode::Fused => x.gelu_erf(),
+        OpsMode::Differentiable => {
+            (x * 0.5)? * ((x * std::f64::consts::FRAC_1_SQRT_2)?.erf()? + 1.0)?
+        }
+    }
 }
 
 /// A linear layer `y = x Wᵀ + b` (weight `(out, in)` as in checkpoints).
@@ -94,6 +109,15 @@ impl Linear {
     /// The weight in checkpoint layout `(out, in)` (a view).
     pub fn weight(&self) -> candle_core::Result<Tensor> {
         self.wt.t()
+    }
+
+    /// The same layer on detached views of its tensors: shares their storage (no copy), records
+    /// no graph, and sees in-place updates of the originals (`Var::set`).
+    pub fn detach(&self) -> Self {
+        Self {
+            wt: self.wt.detach(),
+            b: self.b.as_ref().map(Tensor::detach),
+        }
     }
 
     /// `x`: `(…, in)` → `(…, out)`.
@@ -153,6 +177,14 @@ impl LinearGroup {
             None
         };
         Ok(Self::Fused(Linear::new(w, b)?, widths))
+    }
+
+    /// The same layers on detached views of their tensors (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        match self {
+            Self::Separate(ls) => Self::Separate(ls.iter().map(Linear::detach).collect()),
+            Self::Fused(l, widths) => Self::Fused(l.detach(), widths.clone()),
+        }
     }
 
     /// The outputs of each layer, in order.

@@ -132,6 +132,15 @@ impl Attention {
         })
     }
 
+    /// The same layer on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            qkv: self.qkv.detach(),
+            o: self.o.detach(),
+            ..*self
+        }
+    }
+
     /// `x`: `(B, T, H)`; `cos`/`sin`: `(B, T, head_dim/2)`; `mask`: additive `(B, 1, T, T_past+T)`.
     pub fn forward(
         &self,
@@ -197,6 +206,14 @@ impl Mlp {
             down: linear(i, h, false, vb.pp("down_proj"))?,
         })
     }
+
+    /// The same layer on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            gate_up: self.gate_up.detach(),
+            down: self.down.detach(),
+        }
+    }
 }
 
 impl Module for Mlp {
@@ -226,6 +243,17 @@ impl DecoderLayer {
             ln2: vb.get(cfg.hidden_size, "post_attention_layernorm.weight")?,
             eps: cfg.rms_norm_eps,
         })
+    }
+
+    /// The same layer on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            attn: self.attn.detach(),
+            mlp: self.mlp.detach(),
+            ln1: self.ln1.detach(),
+            ln2: self.ln2.detach(),
+            eps: self.eps,
+        }
     }
 
     /// See [`Attention::forward`].
@@ -288,6 +316,27 @@ impl TextModel {
         self.layers.len()
     }
 
+    /// The decoder layers.
+    pub fn layers(&self) -> &[DecoderLayer] {
+        &self.layers
+    }
+
+    /// The final RMSNorm over hidden states `(…, H)`.
+    pub fn final_norm(&self, x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
+        ops::rms_norm(x, &self.norm, self.eps, mode)
+    }
+
+    /// The same model on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            embed: self.embed.detach(),
+            layers: self.layers.iter().map(DecoderLayer::detach).collect(),
+            norm: self.norm.detach(),
+            lm_head: self.lm_head.detach(),
+            eps: self.eps,
+        }
+    }
+
     /// Token embeddings `(B, T, H)` of `ids` `(B, T)` (u32).
     pub fn embed(&self, ids: &Tensor) -> candle_core::Result<Tensor> {
         let (b, t) = ids.dims2()?;
@@ -313,7 +362,7 @@ impl TextModel {
             let c = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             x = layer.forward(&x, cos, sin, mask, c, mode)?;
         }
-        ops::rms_norm(&x, &self.norm, self.eps, mode)
+        self.final_norm(&x, mode)
     }
 
     /// Logits `(…, V)` of normed hidden states `(…, H)`.

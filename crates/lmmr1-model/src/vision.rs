@@ -107,6 +107,15 @@ impl VisionAttention {
         })
     }
 
+    /// The same layer on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            qkv: self.qkv.detach(),
+            proj: self.proj.detach(),
+            heads: self.heads,
+        }
+    }
+
     /// `x`: `(S, hidden)`; `cos`/`sin`: `(1, S, head_dim/2)`; attention within each
     /// `cu_seqlens` segment.
     pub fn forward(
@@ -167,6 +176,15 @@ impl VisionMlp {
             down: linear(i, h, vb.pp("down_proj"))?,
         })
     }
+
+    /// The same layer on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            gate: self.gate.detach(),
+            up: self.up.detach(),
+            down: self.down.detach(),
+        }
+    }
 }
 
 impl Module for VisionMlp {
@@ -194,6 +212,16 @@ impl VisionBlock {
             attn: VisionAttention::new(cfg, vb.pp("attn"))?,
             mlp: VisionMlp::new(cfg, vb.pp("mlp"))?,
         })
+    }
+
+    /// The same block on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            norm1: self.norm1.detach(),
+            norm2: self.norm2.detach(),
+            attn: self.attn.detach(),
+            mlp: self.mlp.detach(),
+        }
     }
 
     /// Pre-norm attention and MLP with residuals.
@@ -253,6 +281,18 @@ impl VisionModel {
         })
     }
 
+    /// The same tower on detached views of its weights (see [`Linear::detach`]).
+    pub fn detach(&self) -> Self {
+        Self {
+            cfg: self.cfg.clone(),
+            patch: self.patch.detach(),
+            blocks: self.blocks.iter().map(VisionBlock::detach).collect(),
+            ln_q: self.ln_q.detach(),
+            mlp0: self.mlp0.detach(),
+            mlp2: self.mlp2.detach(),
+        }
+    }
+
     /// Checks `pixel_values` `(N, patch_dim)` against the grids.
     pub fn check_inputs(cfg: &VisionConfig, pixel_values: &Tensor, grids: &[Grid]) -> Result<()> {
         let dims = pixel_values.dims();
@@ -306,7 +346,7 @@ impl VisionModel {
         let x = ops::rms_norm(&x, &self.ln_q, VISION_EPS, mode)?.reshape((s / unit, unit * hid))?;
         let x = self
             .mlp2
-            .forward(&ops::gelu_erf(&self.mlp0.forward(&x)?)?)?;
+            .forward(&ops::gelu_erf(&self.mlp0.forward(&x)?, mode)?)?;
         let mut inv = vec![0u32; widx.len()];
         for (p, &i) in widx.iter().enumerate() {
             inv[i] = p as u32;

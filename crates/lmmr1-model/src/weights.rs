@@ -151,6 +151,18 @@ pub fn load_checked(
     dtype: DType,
     device: &Device,
 ) -> Result<HashMap<String, Tensor>> {
+    Ok(load_checked_with_extras(dir, cfg, dtype, device, &[])?.0)
+}
+
+/// [`load_checked`] that also accepts the tensors named in `extras` (hub names, e.g. a value
+/// head's `score.weight`): they are returned apart, converted but unchecked, when present.
+pub fn load_checked_with_extras(
+    dir: &Path,
+    cfg: &Config,
+    dtype: DType,
+    device: &Device,
+    extras: &[&str],
+) -> Result<(HashMap<String, Tensor>, HashMap<String, Tensor>)> {
     let mut raw: HashMap<String, (String, Tensor)> = HashMap::new();
     for f in checkpoint_files(dir)? {
         if !f.exists() {
@@ -168,6 +180,21 @@ pub fn load_checked(
             raw.insert(normalize_name(&k), (k, t));
         }
     }
+    check_tensors(dir, cfg, raw, dtype, extras)
+}
+
+/// Checks tensors keyed by hub name (each with the name it was stored under) against
+/// [`expected_tensors`]: missing, unexpected (other than `extras`, and `lm_head.weight` when the
+/// embeddings are tied, which is dropped) and misshapen tensors are errors; `source` (the
+/// checkpoint directory) names them. Returns the architecture's tensors and the extras present,
+/// all converted to `dtype`.
+pub fn check_tensors(
+    source: &Path,
+    cfg: &Config,
+    mut raw: HashMap<String, (String, Tensor)>,
+    dtype: DType,
+    extras: &[&str],
+) -> Result<(HashMap<String, Tensor>, HashMap<String, Tensor>)> {
     let expected = expected_tensors(cfg);
     let missing: Vec<String> = expected
         .iter()
@@ -176,7 +203,7 @@ pub fn load_checked(
         .collect();
     if !missing.is_empty() {
         return Err(Error::MissingTensors {
-            dir: dir.to_path_buf(),
+            dir: source.to_path_buf(),
             names: missing,
         });
     }
@@ -184,14 +211,16 @@ pub fn load_checked(
     let mut extra: Vec<String> = raw
         .iter()
         .filter(|(n, _)| {
-            !(names.contains(n.as_str()) || cfg.tie_word_embeddings && *n == "lm_head.weight")
+            !(names.contains(n.as_str())
+                || extras.contains(&n.as_str())
+                || cfg.tie_word_embeddings && *n == "lm_head.weight")
         })
         .map(|(_, (orig, _))| orig.clone())
         .collect();
     if !extra.is_empty() {
         extra.sort();
         return Err(Error::ExtraTensors {
-            dir: dir.to_path_buf(),
+            dir: source.to_path_buf(),
             names: extra,
         });
     }
@@ -209,7 +238,13 @@ pub fn load_checked(
         }
         out.insert(name, t.to_dtype(dtype)?);
     }
-    Ok(out)
+    let mut found = HashMap::new();
+    for &name in extras {
+        if let Some((_, t)) = raw.remove(name) {
+            found.insert(name.to_string(), t.to_dtype(dtype)?);
+        }
+    }
+    Ok((out, found))
 }
 
 /// A [`candle_nn::VarBuilder`] backend that hands each tensor out once and forgets it, so that

@@ -101,3 +101,87 @@ pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// The `video` case (a clip and an image in one sequence).
+pub fn video_inputs() -> Inputs {
+    let v = |k: &str| get(&format!("video.{k}"));
+    let grids = |k: &str| -> Vec<Grid> {
+        ints(&format!("video.{k}"))
+            .chunks(3)
+            .map(|c| [c[0] as usize, c[1] as usize, c[2] as usize])
+            .collect()
+    };
+    let spg: Vec<f64> = v("second_per_grid_ts")
+        .to_vec1::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(f64::from)
+        .collect();
+    Inputs::new(
+        1,
+        u32s("video.input_ids"),
+        u32s("video.attention_mask"),
+        Some(v("pixel_values")),
+        grids("image_grid_thw"),
+    )
+    .unwrap()
+    .with_videos(v("pixel_values_videos"), grids("video_grid_thw"), spg)
+    .unwrap()
+}
+
+/// Inputs of a fixture case (`video` included).
+pub fn case_inputs(case: &str) -> Inputs {
+    if case == "video" {
+        video_inputs()
+    } else {
+        inputs(case)
+    }
+}
+
+/// `(B, T − start)` mask of the tokens from `start` on whose token and predecessor are both real
+/// (the positions where log-probs mean something), as f32.
+pub fn response_mask(inp: &Inputs, start: usize) -> Tensor {
+    let t = inp.seq_len;
+    let m: Vec<f32> = inp
+        .attention_mask
+        .chunks(t)
+        .flat_map(|r| (start..t).map(move |j| (r[j] != 0 && r[j - 1] != 0) as u8 as f32))
+        .collect();
+    Tensor::from_vec(m, (inp.batch, t - start), &Device::Cpu).unwrap()
+}
+
+/// Deterministic `N(0, 1)` samples (Box–Muller over the crate's SplitMix64).
+pub fn randn_vec(rng: &mut lmmr1_model::generate::Rng, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|_| {
+            let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
+            (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+        })
+        .collect()
+}
+
+/// A deterministic `N(0, 1)` tensor of `shape` in `dtype`.
+pub fn randn(rng: &mut lmmr1_model::generate::Rng, shape: &[usize], dtype: DType) -> Tensor {
+    let n = shape.iter().product();
+    Tensor::from_vec(randn_vec(rng, n), shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+/// A policy-gradient-style loss: `−Σ A·mask·logp / Σ mask − c·Σ mask·entropy / Σ mask`.
+pub fn pg_loss(
+    lp: &lmmr1_model::LogProbs,
+    adv: &Tensor,
+    mask: &Tensor,
+    entropy_coef: f64,
+) -> lmmr1_model::Result<Tensor> {
+    let dt = lp.logp.dtype();
+    let (adv, mask) = (adv.to_dtype(dt)?, mask.to_dtype(dt)?);
+    let n = mask.sum_all()?;
+    let mut loss = (&lp.logp * &adv)?.mul(&mask)?.sum_all()?.neg()?;
+    if let Some(e) = &lp.entropy {
+        loss = (loss - ((e * &mask)?.sum_all()? * entropy_coef)?)?;
+    }
+    Ok(loss.div(&n)?)
+}
