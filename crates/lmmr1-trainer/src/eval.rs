@@ -4,12 +4,12 @@ use lmmr1_model::Qwen25VL;
 use lmmr1_rewards::Score;
 use lmmr1_rollout::{rollout, Experience, PromptEncoder, RolloutConfig};
 use lmmr1_tasks::Sample;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
 /// Evaluation results on the held-out split.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EvalResult {
     /// Prompts evaluated.
     pub prompts: usize,

@@ -16,20 +16,20 @@ use lmmr1_algos::{
     KlConfig, LossScale, PolicyLossConfig, PolicyLossInputs, ValueLossConfig,
 };
 use lmmr1_model::checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, write_atomic};
-use lmmr1_model::generate::Rng;
 use lmmr1_model::optim::{accumulate_grads, clip_grad_norm, AdamW, AdamWConfig, LrSchedule};
 use lmmr1_model::policy::{Policy, PolicyOptions};
 use lmmr1_model::processor::ImageProcessor;
 use lmmr1_model::tokenizer::Tokenizer;
 use lmmr1_model::value::ValueModel;
 use lmmr1_rewards::{lmm_r1::MathReward, Reward, Score};
-use lmmr1_rollout::{rollout, Experience, PromptEncoder, RolloutConfig};
+use lmmr1_rollout::{rollout, PromptEncoder, RolloutConfig};
+use lmmr1_tasks::rng::SplitMix64;
 use lmmr1_tasks::Sample;
 use serde::Serialize;
 use serde_json::json;
 
 use crate::config::Config;
-use crate::data::{self, shuffle, DataOrder};
+use crate::data;
 use crate::eval::{evaluate, solved, EvalResult};
 use crate::output::{metrics_row, write_plots, JsonLines};
 use crate::{io_err, tiny, warm_start, Error, Result};
@@ -282,7 +282,13 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         None
     };
     let fresh = resumed.is_none();
-    let data = data::load(cfg, &opts.base_dir)?;
+    let mut data = data::load(cfg, &opts.base_dir)?;
+    if data.skipped + data.uncheckable > 0 {
+        eprintln!(
+            "data: skipped {} malformed rows and {} rows whose gold answer cannot be parsed",
+            data.skipped, data.uncheckable
+        );
+    }
     let eval_set: Vec<Sample> = data.eval.iter().take(cfg.train.eval_prompts).cloned().collect();
     let exclude: HashSet<String> = data.eval.iter().map(|s| s.question_text()).collect();
     let mut summary = Summary {
@@ -304,12 +310,8 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         .iter()
         .filter_map(|t| tok.token_id(t))
         .collect();
-    let frozen_all = PolicyOptions {
-        freeze: vec![String::new()],
-        recompute: false,
-    };
     let reference = if cfg.needs_reference() {
-        Some(Policy::from_dir(&base, dtype, &device, &frozen_all)?)
+        Some(Policy::from_dir(&base, dtype, &device, &PolicyOptions::frozen())?)
     } else {
         None
     };
@@ -343,7 +345,6 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     let mut actor_opt = AdamW::new(actor_vars.clone(), adam(cfg.optimizer.lr))?;
     let mut critic_opt = AdamW::new(critic_vars.clone(), adam(cfg.optimizer.critic_lr))?;
-    let mut order = DataOrder::new(cfg.train.seed);
     let mut start_step = 0;
     let mut before = EvalResult::default();
     let mut update: u64 = 0;
@@ -360,8 +361,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 critic_opt.load_state_tensors(g, steps_of("critic_opt_steps"))?;
             }
         }
-        order = serde_json::from_value(st["order"].clone())
-            .map_err(|e| Error::Other(format!("checkpoint state `order`: {e}")))?;
+        let pos = serde_json::from_value(st["data_position"].clone())
+            .map_err(|e| Error::Other(format!("checkpoint state `data_position`: {e}")))?;
+        data.train.set_position(&pos)?;
         before = serde_json::from_value(st["before"].clone()).unwrap_or_default();
         start_step = ck.step as usize;
         update = steps_of("update");
@@ -453,8 +455,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         let mut m: BTreeMap<String, f64> = BTreeMap::new();
 
         // Rollout: n samples per prompt with the current weights, scored by the rule reward.
-        let idx = order.next(cfg.rollout.prompts_per_step, &data.weights);
-        let prompts: Vec<Sample> = idx.iter().map(|&i| data.train[i].clone()).collect();
+        let prompts: Vec<Sample> = data
+            .train
+            .batch(cfg.rollout.prompts_per_step)
+            .into_iter()
+            .cloned()
+            .collect();
         let seed = cfg.train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
         let mut exp = rollout(&rollout_model, &encoder, &prompts, &rcfg, seed, &reward, &mut |d, n| {
             pb.set_message(format!("step {step}: sampling {d}/{n}"))
@@ -522,12 +528,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
 
         // PPO epochs over shuffled mini-batches, micro-batch gradient accumulation.
         let t_train = Instant::now();
-        let mut rng = Rng::new(seed ^ 0x7EA1);
+        let mut rng = SplitMix64::new(seed ^ 0x7EA1);
         let acc_metrics: RefCell<BTreeMap<String, f64>> = RefCell::new(BTreeMap::new());
         let mut n_updates = 0usize;
         for _epoch in 0..cfg.algorithm.epochs {
             let mut perm = all.clone();
-            shuffle(&mut perm, &mut rng);
+            rng.shuffle(&mut perm);
             for mini in perm.chunks(cfg.algorithm.train_batch_size) {
                 pb.set_message(format!("step {step}: update {}", n_updates + 1));
                 let scale = LossScale {
@@ -687,7 +693,7 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 groups.push(("critic_optim", critic_opt.state_tensors()?));
             }
             let state = json!({
-                "order": order,
+                "data_position": data.train.position(),
                 "before": before,
                 "update": update,
                 "actor_opt_steps": actor_opt.steps(),

@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use lmmr1_model::generate::Rng;
 use lmmr1_model::optim::{clip_grad_norm, AdamW, AdamWConfig, LrSchedule, ScheduleKind};
 use lmmr1_model::policy::{sft_loss, Policy};
 use lmmr1_rollout::experience::Row;
 use lmmr1_rollout::{Experience, PromptEncoder};
+use lmmr1_tasks::rng::SplitMix64;
 use lmmr1_tasks::{Content, Sample, Turn};
 
 use crate::config::WarmStartConfig;
@@ -17,10 +17,10 @@ use crate::Result;
 /// One demonstration as a prompt sample and its response text.
 pub fn demonstration(
     level: u8,
-    rng: &mut Rng,
+    rng: &mut SplitMix64,
     system: Option<&str>,
 ) -> (Sample, String) {
-    let p = lmmr1_tasks::generator::generate(level, rng.next_u64());
+    let p = lmmr1_tasks::generator::generate(level, rng);
     let mut s = Sample {
         id: format!("demo-{level}"),
         messages: vec![Turn {
@@ -64,13 +64,13 @@ pub fn warm_start(
         warmup_steps: (cfg.steps as u64 / 20).max(1),
         total_steps: cfg.steps as u64,
     };
-    let mut rng = Rng::new(cfg.seed);
+    let mut rng = SplitMix64::new(cfg.seed);
     let vars = policy.trainable_vars();
     let mut losses = Vec::with_capacity(cfg.steps);
     for step in 0..cfg.steps {
         let mut rows = Vec::with_capacity(cfg.batch_size);
         while rows.len() < cfg.batch_size {
-            let level = cfg.levels[(rng.next_u64() % cfg.levels.len() as u64) as usize];
+            let level = cfg.levels[rng.below(cfg.levels.len() as u64) as usize];
             let (sample, demo) = demonstration(level, &mut rng, system);
             if exclude.contains(&sample.question_text()) {
                 continue;

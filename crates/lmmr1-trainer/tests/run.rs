@@ -1,0 +1,125 @@
+//! End to end on the embedded policy, scaled to seconds: a run writes its outputs, a second run
+//! resumes from the checkpoint instead of starting over, and a non-finite update is caught.
+
+use std::path::Path;
+
+use lmmr1_trainer::{run, Config, RunOptions};
+use serde_json::Value;
+
+/// A tiny but complete configuration: warm start, rollouts, KL, PPO, eval, checkpoints.
+fn small(extra: &[&str]) -> Config {
+    let mut sets: Vec<String> = [
+        "warm_start.steps=4",
+        "warm_start.batch_size=8",
+        "data.generator_count=200",
+        "data.held_out=8",
+        "data.generator_levels=[1]",
+        "data.system_prompt=\"none\"",
+        "rollout.prompts_per_step=4",
+        "rollout.n_samples_per_prompt=4",
+        "rollout.max_new_tokens=12",
+        "algorithm.train_batch_size=8",
+        "algorithm.micro_batch_size=4",
+        "train.steps=2",
+        "train.eval_every=1",
+        "train.eval_prompts=8",
+        "train.eval_pass_k=2",
+        "train.checkpoint_every=1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    sets.extend(extra.iter().map(|s| s.to_string()));
+    Config::from_toml_str("", "test.toml", &sets).unwrap()
+}
+
+fn opts(out: &Path) -> RunOptions {
+    RunOptions {
+        progress: false,
+        ..RunOptions::new(out)
+    }
+}
+
+fn metrics(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn a_run_writes_its_outputs_and_resumes_from_its_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path();
+    let s = run(&small(&[]), &opts(out)).unwrap();
+    assert_eq!(s.steps, 2);
+    assert!((0.0..=1.0).contains(&s.accuracy_before) && (0.0..=1.0).contains(&s.accuracy_after));
+    for f in [
+        "summary.json",
+        "config.toml",
+        "metrics.jsonl",
+        "samples.jsonl",
+        "plots/reward.png",
+        "plots/accuracy.png",
+        "base/model.safetensors",
+        "base/config.json",
+        "base/tokenizer.json",
+        "final/model.safetensors",
+    ] {
+        assert!(out.join(f).exists(), "missing {f}");
+    }
+    let summary: Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    for k in ["accuracy_before", "accuracy_after", "format_rate_before", "format_rate_after"] {
+        assert!(summary[k].is_number(), "{k}");
+    }
+    let rows = metrics(out);
+    let train_steps: Vec<u64> = rows
+        .iter()
+        .filter(|r| r["phase"] == "train")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(train_steps, vec![1, 2]);
+    assert!(rows.iter().any(|r| r["phase"] == "train" && r["reward/mean"].is_number()));
+
+    // Asking for 3 steps in the same directory resumes after step 2: only step 3 is trained.
+    let s3 = run(&small(&["train.steps=3"]), &opts(out)).unwrap();
+    assert_eq!(s3.steps, 3);
+    assert_eq!(s3.accuracy_before, s.accuracy_before, "the baseline is kept");
+    let train_steps: Vec<u64> = metrics(out)
+        .iter()
+        .filter(|r| r["phase"] == "train")
+        .map(|r| r["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(train_steps, vec![1, 2, 3]);
+}
+
+#[test]
+fn a_non_finite_update_is_skipped_or_stops_the_run() {
+    // A learning rate of 1e30 sends the weights to ±1e30 after the first update (the entropy
+    // bonus gives a gradient even when every reward is 0), so the next step's log-probs, loss
+    // and gradients are not finite.
+    let blow_up = [
+        "optimizer.lr=1e30",
+        "optimizer.warmup_ratio=0.0",
+        "algorithm.entropy_coef=0.01",
+        "algorithm.train_batch_size=16",
+        "train.eval_every=0",
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut sets = blow_up.to_vec();
+    sets.push("train.on_nonfinite=\"stop\"");
+    let e = run(&small(&sets), &opts(dir.path())).unwrap_err();
+    assert!(
+        matches!(e, lmmr1_trainer::Error::NonFinite { step: 2, .. }),
+        "{e}"
+    );
+    // The checkpoint of step 1 is intact: a rerun resumes from it (and stops again at step 2).
+    let e = run(&small(&sets), &opts(dir.path())).unwrap_err();
+    assert!(matches!(e, lmmr1_trainer::Error::NonFinite { step: 2, .. }), "{e}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let s = run(&small(&blow_up), &opts(dir.path())).unwrap();
+    assert!(s.skipped_updates >= 1, "{s:?}");
+}
