@@ -31,6 +31,9 @@ pub struct RolloutConfig {
     pub stop_tokens: Vec<u32>,
     /// Id used for padding.
     pub pad_token: u32,
+    /// Tokens never sampled (the vision placeholders: a response holding `<|image_pad|>` would
+    /// need an image).
+    pub suppress_tokens: Vec<u32>,
 }
 
 /// Generates `cfg.n_samples_per_prompt` responses for each sample (group-major rows) and scores
@@ -99,6 +102,7 @@ pub fn rollout(
             max_new_tokens: cfg.max_new_tokens,
             stop_tokens: cfg.stop_tokens.clone(),
             pad_token: cfg.pad_token,
+            suppress_tokens: cfg.suppress_tokens.clone(),
         };
         let gen = generate(model, &inputs, &params)?;
         for (k, &g) in chunk.iter().enumerate() {

@@ -81,6 +81,11 @@ pub struct WarmStartConfig {
     pub seed: u64,
     /// Also warm-start a model loaded from `model.dir`.
     pub always: bool,
+    /// Fraction of demonstrations from a noisy teacher: the worked steps are right but the final
+    /// integer answer is written ten too high. The warm-started base then learns the format and
+    /// the method but answers right only part of the time — the imperfect starting point that RL
+    /// with a verifiable reward improves on.
+    pub teacher_error_rate: f64,
 }
 
 impl Default for WarmStartConfig {
@@ -92,6 +97,7 @@ impl Default for WarmStartConfig {
             levels: vec![1, 2],
             seed: 1,
             always: false,
+            teacher_error_rate: 0.0,
         }
     }
 }
@@ -127,7 +133,8 @@ pub struct DataConfig {
     pub generator_levels: Vec<u8>,
     /// Seed of the generator and of the split.
     pub seed: u64,
-    /// `r1` (LMM-R1's math system prompt), `none`, or a literal prompt.
+    /// `auto` (LMM-R1's math system prompt for a model directory, none for the embedded policy),
+    /// `r1`, `none`, or a literal prompt.
     pub system_prompt: String,
     /// Longest prompt accepted, in tokens.
     pub max_prompt_len: usize,
@@ -144,7 +151,7 @@ impl Default for DataConfig {
             generator_count: 20_000,
             generator_levels: vec![1, 2],
             seed: 7,
-            system_prompt: "r1".into(),
+            system_prompt: "auto".into(),
             max_prompt_len: 4096,
             bad_rows: "error".into(),
         }
@@ -174,8 +181,8 @@ pub struct RolloutSection {
 impl Default for RolloutSection {
     fn default() -> Self {
         Self {
-            prompts_per_step: 32,
-            n_samples_per_prompt: 8,
+            prompts_per_step: 16,
+            n_samples_per_prompt: 16,
             max_new_tokens: 48,
             temperature: 1.0,
             top_p: 1.0,
@@ -233,8 +240,8 @@ impl Default for AlgorithmConfig {
             loss_aggregation: "token-mean".into(),
             entropy_coef: 0.0,
             epochs: 1,
-            train_batch_size: 128,
-            micro_batch_size: 64,
+            train_batch_size: 256,
+            micro_batch_size: 128,
             value_clip: 0.2,
         }
     }
@@ -265,8 +272,8 @@ pub struct OptimizerConfig {
 impl Default for OptimizerConfig {
     fn default() -> Self {
         Self {
-            lr: 1e-3,
-            critic_lr: 2e-3,
+            lr: 2e-4,
+            critic_lr: 1e-3,
             betas: [0.9, 0.95],
             weight_decay: 0.0,
             max_grad_norm: 1.0,
@@ -397,6 +404,12 @@ impl Config {
             if !(v > 0.0 && v.is_finite()) {
                 return Err(config_err(format!("{key} must be > 0, got {v}")));
             }
+        }
+        if !(0.0..=1.0).contains(&self.warm_start.teacher_error_rate) {
+            return Err(config_err("warm_start.teacher_error_rate must be in [0, 1]"));
+        }
+        if self.warm_start.steps > 0 && self.warm_start.levels.is_empty() {
+            return Err(config_err("warm_start.levels must not be empty"));
         }
         if !(0.0..=1.0).contains(&self.optimizer.min_lr_ratio) {
             return Err(config_err("optimizer.min_lr_ratio must be in [0, 1]"));

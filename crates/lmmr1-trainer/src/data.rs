@@ -24,10 +24,13 @@ pub struct Data {
     pub uncheckable: usize,
 }
 
-/// The system prompt named by `data.system_prompt`: `r1` (LMM-R1's math prompt), `none`, or
-/// the literal text.
-pub fn system_prompt(name: &str) -> Option<String> {
-    match name {
+/// The system prompt named by `data.system_prompt`: `r1` (LMM-R1's math prompt), `none`,
+/// `auto` (`r1` for a model directory, none for the embedded policy, whose CPU budget the 112
+/// extra tokens per sample would quadruple), or the literal text.
+pub fn system_prompt(cfg: &Config) -> Option<String> {
+    match cfg.data.system_prompt.as_str() {
+        "auto" if cfg.model.dir.is_empty() => None,
+        "auto" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
         "" | "none" => None,
         "r1" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
         other => Some(other.to_string()),
@@ -90,7 +93,7 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
             )));
         }
     }
-    let system = system_prompt(&d.system_prompt);
+    let system = system_prompt(cfg);
     if let Some(p) = &system {
         parts = parts
             .into_iter()
@@ -113,6 +116,7 @@ mod tests {
     #[test]
     fn generated_split_is_disjoint_and_has_the_system_prompt() {
         let mut cfg = Config::default();
+        cfg.data.system_prompt = "r1".into();
         cfg.data.generator_count = 500;
         cfg.data.held_out = 50;
         let mut data = load(&cfg, Path::new(".")).unwrap();

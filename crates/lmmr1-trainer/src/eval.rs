@@ -69,24 +69,28 @@ pub fn evaluate(
         k,
         ..Default::default()
     };
-    for row in &greedy.rows {
-        r.accuracy += solved(&row.components, row.reward) as u8 as f64 / n;
-        r.format_rate += formatted(&row.components) as u8 as f64 / n;
-        r.mean_reward += row.reward / n;
-        r.response_len += row.response.len() as f64 / n;
-    }
+    let count = |f: &dyn Fn(&lmmr1_rollout::experience::Row) -> bool| {
+        greedy.rows.iter().filter(|r| f(r)).count() as f64 / n
+    };
+    r.accuracy = count(&|row| solved(&row.components, row.reward));
+    r.format_rate = count(&|row| formatted(&row.components));
+    r.mean_reward = greedy.rows.iter().map(|row| row.reward).sum::<f64>() / n;
+    r.response_len = greedy.rows.iter().map(|row| row.response.len()).sum::<usize>() as f64 / n;
     let sampled_cfg = RolloutConfig {
         n_samples_per_prompt: k,
         ..base.clone()
     };
     let sampled = rollout(model, encoder, samples, &sampled_cfg, seed ^ 0xE7A1, reward, &mut |_, _| {})?;
+    let (mut hits_all, mut passed) = (0usize, 0usize);
     for group in sampled.rows.chunks(k) {
         let hits = group
             .iter()
             .filter(|row| solved(&row.components, row.reward))
             .count();
-        r.sampled_accuracy += hits as f64 / (n * k as f64);
-        r.pass_at_k += (hits > 0) as u8 as f64 / n;
+        hits_all += hits;
+        passed += (hits > 0) as usize;
     }
+    r.sampled_accuracy = hits_all as f64 / (n * k as f64);
+    r.pass_at_k = passed as f64 / n;
     Ok((r, greedy))
 }

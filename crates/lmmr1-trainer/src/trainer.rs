@@ -226,7 +226,7 @@ fn setup(
         });
     }
     let t = Instant::now();
-    let system = data::system_prompt(&cfg.data.system_prompt);
+    let system = data::system_prompt(cfg);
     let pb = bar(progress, cfg.warm_start.steps as u64, "warm start");
     let losses = warm_start::warm_start(
         &policy,
@@ -383,6 +383,16 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         generation_batch: cfg.rollout.generation_batch,
         stop_tokens,
         pad_token: pad,
+        suppress_tokens: [
+            "<|image_pad|>",
+            "<|video_pad|>",
+            "<|vision_start|>",
+            "<|vision_end|>",
+            "<|vision_pad|>",
+        ]
+        .iter()
+        .filter_map(|t| tok.token_id(t))
+        .collect(),
     };
     let reward = |s: &Sample, text: &str| -> Score { MathReward.score(text, &s.answer) };
     let adv_cfg = AdvantageConfig {

@@ -14,13 +14,29 @@ use lmmr1_tasks::{Content, Sample, Turn};
 use crate::config::WarmStartConfig;
 use crate::Result;
 
-/// One demonstration as a prompt sample and its response text.
+/// A noisy teacher's version of a demonstration: the final integer answer written ten too high,
+/// like a dropped carry (`<answer>$68$</answer>` → `<answer>$78$</answer>`); non-integer answers
+/// are left alone. The worked steps stay right, so the slip never cancels an arithmetic error.
+pub fn with_answer_slip(demo: &str, answer: &str) -> String {
+    match answer.parse::<i64>() {
+        Ok(a) => demo.replace(
+            &format!("<answer>${answer}$</answer>"),
+            &format!("<answer>${}$</answer>", a + 10),
+        ),
+        Err(_) => demo.to_string(),
+    }
+}
+
+/// One demonstration as a prompt sample and its response text; with probability
+/// `teacher_error_rate` the answer has a slip ([`with_answer_slip`]).
 pub fn demonstration(
     level: u8,
     rng: &mut SplitMix64,
     system: Option<&str>,
+    teacher_error_rate: f64,
 ) -> (Sample, String) {
     let p = lmmr1_tasks::generator::generate(level, rng);
+    let slip = teacher_error_rate > 0.0 && rng.unit_f64() < teacher_error_rate;
     let mut s = Sample {
         id: format!("demo-{level}"),
         messages: vec![Turn {
@@ -33,7 +49,13 @@ pub fn demonstration(
     if let Some(sys) = system {
         s = s.with_system(sys);
     }
-    (s, lmmr1_tasks::generator::demonstration(&p))
+    let demo = lmmr1_tasks::generator::demonstration(&p);
+    let demo = if slip {
+        with_answer_slip(&demo, &p.answer)
+    } else {
+        demo
+    };
+    (s, demo)
 }
 
 /// Runs `cfg.steps` SFT steps on `policy`; demonstrations whose question is in `exclude` (the
@@ -71,7 +93,7 @@ pub fn warm_start(
         let mut rows = Vec::with_capacity(cfg.batch_size);
         while rows.len() < cfg.batch_size {
             let level = cfg.levels[rng.below(cfg.levels.len() as u64) as usize];
-            let (sample, demo) = demonstration(level, &mut rng, system);
+            let (sample, demo) = demonstration(level, &mut rng, system, cfg.teacher_error_rate);
             if exclude.contains(&sample.question_text()) {
                 continue;
             }
@@ -107,4 +129,32 @@ pub fn warm_start(
         progress(step + 1, loss);
     }
     Ok(losses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_noisy_teacher_slips_at_the_configured_rate_and_only_in_the_answer() {
+        let mut rng = SplitMix64::new(5);
+        let n = 2000;
+        let mut wrong = 0;
+        for _ in 0..n {
+            let (s, demo) = demonstration(2, &mut rng, None, 0.3);
+            let score = lmmr1_rewards::lmm_r1::math_reward(&demo, &s.answer);
+            assert_eq!(score.format, 0.5, "{demo}");
+            let think = demo.split("</think>").next().unwrap();
+            assert!(think.ends_with(&s.answer), "the worked steps stay right: {demo}");
+            wrong += (score.accuracy == 0.0) as usize;
+        }
+        let rate = wrong as f64 / n as f64;
+        assert!((rate - 0.3).abs() < 0.04, "{rate}");
+        assert_eq!(
+            with_answer_slip("<think>2+2=4</think><answer>$4$</answer>", "4"),
+            "<think>2+2=4</think><answer>$14$</answer>"
+        );
+        let frac = "<think>1/2</think><answer>$\\frac{1}{2}$</answer>";
+        assert_eq!(with_answer_slip(frac, "\\frac{1}{2}"), frac);
+    }
 }

@@ -123,3 +123,36 @@ fn a_non_finite_update_is_skipped_or_stops_the_run() {
     let s = run(&small(&blow_up), &opts(dir.path())).unwrap();
     assert!(s.skipped_updates >= 1, "{s:?}");
 }
+
+#[test]
+fn every_estimator_runs_end_to_end() {
+    // `gae` also builds and trains the critic; `use_kl_loss` moves the KL from the reward into
+    // the loss.
+    for (est, extra) in [
+        ("reinforce_baseline", "algorithm.use_kl_loss=false"),
+        ("gae", "algorithm.use_kl_loss=false"),
+        ("group_norm", "algorithm.use_kl_loss=true"),
+        ("dr_grpo", "algorithm.loss_aggregation=\"seq-mean-token-sum-norm\""),
+        ("rloo", "algorithm.kl_estimator=\"k3\""),
+        ("reinforce", "algorithm.kl_coef=0.0"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let estimator = format!("algorithm.estimator={est}");
+        let cfg = small(&[
+            &estimator,
+            extra,
+            "train.steps=1",
+            "train.eval_every=0",
+            "train.eval_prompts=4",
+            "train.checkpoint_every=0",
+        ]);
+        let s = run(&cfg, &opts(dir.path())).unwrap_or_else(|e| panic!("{est}: {e}"));
+        assert_eq!(s.estimator, est);
+        let rows = metrics(dir.path());
+        let train = rows.iter().find(|r| r["phase"] == "train").unwrap();
+        assert!(train["actor/grad_norm"].is_number(), "{est}");
+        if est == "gae" {
+            assert!(train["critic/vf_loss"].as_f64().unwrap().is_finite());
+        }
+    }
+}
