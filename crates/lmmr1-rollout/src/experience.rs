@@ -78,7 +78,11 @@ impl Experience {
 
     /// Longest response.
     pub fn max_response_len(&self) -> usize {
-        self.rows.iter().map(|r| r.response.len()).max().unwrap_or(0)
+        self.rows
+            .iter()
+            .map(|r| r.response.len())
+            .max()
+            .unwrap_or(0)
     }
 
     /// Valid response tokens in `rows`.
@@ -100,7 +104,12 @@ impl Experience {
             })
             .collect::<Result<_>>()?;
         let start = sel.iter().map(|r| r.prompt.len()).max().unwrap_or(0);
-        let response_len = sel.iter().map(|r| r.response.len()).max().unwrap_or(0).max(1);
+        let response_len = sel
+            .iter()
+            .map(|r| r.response.len())
+            .max()
+            .unwrap_or(0)
+            .max(1);
         let t = start + response_len;
         let mut ids = Vec::with_capacity(sel.len() * t);
         let mut attn = Vec::with_capacity(sel.len() * t);

@@ -77,11 +77,7 @@ impl PromptEncoder {
                 .collect::<Result<Vec<_>>>()?;
             let processed = self.processor.preprocess(&imgs, &self.device)?;
             let per = processed.tokens_per_image(self.merge_size);
-            (
-                Some(processed.pixel_values),
-                processed.image_grid_thw,
-                per,
-            )
+            (Some(processed.pixel_values), processed.image_grid_thw, per)
         };
         let ids = self
             .tokenizer

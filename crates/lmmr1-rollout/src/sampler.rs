@@ -65,11 +65,7 @@ pub fn rollout(
     let order: Vec<usize> = (0..total).map(|r| r / n).collect();
     let mut rows = Vec::with_capacity(total);
     for (chunk_idx, chunk) in order.chunks(cfg.generation_batch).enumerate() {
-        let width = chunk
-            .iter()
-            .map(|&g| prompts[g].0.len())
-            .max()
-            .unwrap_or(0);
+        let width = chunk.iter().map(|&g| prompts[g].0.len()).max().unwrap_or(0);
         let mut ids = Vec::with_capacity(chunk.len() * width);
         let mut mask = Vec::with_capacity(chunk.len() * width);
         let mut pixels = Vec::new();

@@ -379,14 +379,20 @@ impl Config {
         pos("rollout.max_new_tokens", self.rollout.max_new_tokens)?;
         pos("rollout.generation_batch", self.rollout.generation_batch)?;
         pos("algorithm.epochs", self.algorithm.epochs)?;
-        pos("algorithm.train_batch_size", self.algorithm.train_batch_size)?;
-        pos("algorithm.micro_batch_size", self.algorithm.micro_batch_size)?;
+        pos(
+            "algorithm.train_batch_size",
+            self.algorithm.train_batch_size,
+        )?;
+        pos(
+            "algorithm.micro_batch_size",
+            self.algorithm.micro_batch_size,
+        )?;
         pos("train.eval_pass_k", self.train.eval_pass_k)?;
         pos("train.keep_checkpoints", self.train.keep_checkpoints)?;
         if !(self.rollout.top_p > 0.0 && self.rollout.top_p <= 1.0) {
             return Err(config_err("rollout.top_p must be in (0, 1]"));
         }
-        if !(self.rollout.temperature >= 0.0) {
+        if self.rollout.temperature.is_nan() || self.rollout.temperature < 0.0 {
             return Err(config_err("rollout.temperature must be ≥ 0"));
         }
         let rollout_rows = self.rollout.prompts_per_step * self.rollout.n_samples_per_prompt;
@@ -406,7 +412,9 @@ impl Config {
             }
         }
         if !(0.0..=1.0).contains(&self.warm_start.teacher_error_rate) {
-            return Err(config_err("warm_start.teacher_error_rate must be in [0, 1]"));
+            return Err(config_err(
+                "warm_start.teacher_error_rate must be in [0, 1]",
+            ));
         }
         if self.warm_start.steps > 0 && self.warm_start.levels.is_empty() {
             return Err(config_err("warm_start.levels must not be empty"));
@@ -470,7 +478,10 @@ impl Config {
 
     /// The loss aggregation named by `algorithm.loss_aggregation`.
     pub fn loss_aggregation(&self) -> Result<lmmr1_algos::LossAggregation> {
-        parse_enum("algorithm.loss_aggregation", &self.algorithm.loss_aggregation)
+        parse_enum(
+            "algorithm.loss_aggregation",
+            &self.algorithm.loss_aggregation,
+        )
     }
 
     /// The schedule named by `optimizer.schedule`.

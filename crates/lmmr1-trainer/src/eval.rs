@@ -62,7 +62,15 @@ pub fn evaluate(
         temperature: 0.0,
         ..base.clone()
     };
-    let greedy = rollout(model, encoder, samples, &greedy_cfg, seed, reward, &mut |_, _| {})?;
+    let greedy = rollout(
+        model,
+        encoder,
+        samples,
+        &greedy_cfg,
+        seed,
+        reward,
+        &mut |_, _| {},
+    )?;
     let n = samples.len() as f64;
     let mut r = EvalResult {
         prompts: samples.len(),
@@ -75,12 +83,25 @@ pub fn evaluate(
     r.accuracy = count(&|row| solved(&row.components, row.reward));
     r.format_rate = count(&|row| formatted(&row.components));
     r.mean_reward = greedy.rows.iter().map(|row| row.reward).sum::<f64>() / n;
-    r.response_len = greedy.rows.iter().map(|row| row.response.len()).sum::<usize>() as f64 / n;
+    r.response_len = greedy
+        .rows
+        .iter()
+        .map(|row| row.response.len())
+        .sum::<usize>() as f64
+        / n;
     let sampled_cfg = RolloutConfig {
         n_samples_per_prompt: k,
         ..base.clone()
     };
-    let sampled = rollout(model, encoder, samples, &sampled_cfg, seed ^ 0xE7A1, reward, &mut |_, _| {})?;
+    let sampled = rollout(
+        model,
+        encoder,
+        samples,
+        &sampled_cfg,
+        seed ^ 0xE7A1,
+        reward,
+        &mut |_, _| {},
+    )?;
     let (mut hits_all, mut passed) = (0usize, 0usize);
     for group in sampled.rows.chunks(k) {
         let hits = group

@@ -79,8 +79,11 @@ pub fn series(rows: &[BTreeMap<String, Value>], phase: &str, key: &str) -> Vec<(
         .collect()
 }
 
-/// The plots written after each evaluation: file name, title, and `(phase, key, label)` series.
-pub const PLOTS: &[(&str, &str, &[(&str, &str, &str)])] = &[
+/// One line of a plot: `(phase, metric key, legend label)`.
+pub type Line = (&'static str, &'static str, &'static str);
+
+/// The plots written after each evaluation: file name, title, and its lines.
+pub const PLOTS: &[(&str, &str, &[Line])] = &[
     (
         "reward.png",
         "reward",
@@ -103,7 +106,11 @@ pub const PLOTS: &[(&str, &str, &[(&str, &str, &str)])] = &[
         "response length (tokens)",
         &[("train", "response/length_mean", "train")],
     ),
-    ("kl.png", "KL to reference (k1)", &[("train", "kl/mean", "train")]),
+    (
+        "kl.png",
+        "KL to reference (k1)",
+        &[("train", "kl/mean", "train")],
+    ),
     (
         "entropy.png",
         "entropy (nats/token)",
@@ -234,11 +241,7 @@ pub fn metrics_row(step: usize, phase: &str, metrics: &BTreeMap<String, f64>) ->
         for (k, x) in metrics {
             o.insert(
                 k.clone(),
-                if x.is_finite() {
-                    json!(x)
-                } else {
-                    Value::Null
-                },
+                if x.is_finite() { json!(x) } else { Value::Null },
             );
         }
     }

@@ -140,7 +140,11 @@ fn named(vars: &[(String, Var)]) -> Vec<(String, Tensor)> {
 }
 
 /// Copies checkpointed values into variables (by name; every variable must be present).
-fn restore(vars: &[(String, Var)], group: Option<&HashMap<String, Tensor>>, what: &str) -> Result<()> {
+fn restore(
+    vars: &[(String, Var)],
+    group: Option<&HashMap<String, Tensor>>,
+    what: &str,
+) -> Result<()> {
     let group = group.ok_or_else(|| Error::Other(format!("checkpoint has no `{what}` group")))?;
     for (name, var) in vars {
         let t = group
@@ -161,6 +165,7 @@ fn model_err(e: impl std::fmt::Display) -> lmmr1_model::Error {
 
 /// Loads or builds the policy and saves its starting weights to `out/base` when they are not a
 /// directory already (embedded policy, or a warm start).
+#[allow(clippy::too_many_arguments)]
 fn setup(
     cfg: &Config,
     out: &Path,
@@ -178,7 +183,11 @@ fn setup(
     let embedded = cfg.model.dir.is_empty();
     let base_out = out.join("base");
     let (tokenizer, model_cfg, label) = if embedded {
-        (tiny::tokenizer()?, tiny::config()?, "embedded-tiny".to_string())
+        (
+            tiny::tokenizer()?,
+            tiny::config()?,
+            "embedded-tiny".to_string(),
+        )
     } else {
         let dir = PathBuf::from(&cfg.model.dir);
         (
@@ -289,7 +298,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             data.skipped, data.uncheckable
         );
     }
-    let eval_set: Vec<Sample> = data.eval.iter().take(cfg.train.eval_prompts).cloned().collect();
+    let eval_set: Vec<Sample> = data
+        .eval
+        .iter()
+        .take(cfg.train.eval_prompts)
+        .cloned()
+        .collect();
     let exclude: HashSet<String> = data.eval.iter().map(|s| s.question_text()).collect();
     let mut summary = Summary {
         estimator: cfg.algorithm.estimator.clone(),
@@ -302,7 +316,16 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         encoder,
         base,
         label,
-    } = setup(cfg, out, &device, dtype, fresh, &exclude, opts.progress, &mut summary)?;
+    } = setup(
+        cfg,
+        out,
+        &device,
+        dtype,
+        fresh,
+        &exclude,
+        opts.progress,
+        &mut summary,
+    )?;
     summary.model = label;
     let tok = &encoder.tokenizer;
     let pad = tok.token_id("<|endoftext|>").unwrap_or(0);
@@ -311,7 +334,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         .filter_map(|t| tok.token_id(t))
         .collect();
     let reference = if cfg.needs_reference() {
-        Some(Policy::from_dir(&base, dtype, &device, &PolicyOptions::frozen())?)
+        Some(Policy::from_dir(
+            &base,
+            dtype,
+            &device,
+            &PolicyOptions::frozen(),
+        )?)
     } else {
         None
     };
@@ -320,22 +348,36 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         recompute: cfg.model.recompute,
     };
     let critic = if cfg.needs_critic() {
-        Some(ValueModel::from_dir(&base, dtype, &device, &popts, cfg.model.seed ^ 0xC417)?)
+        Some(ValueModel::from_dir(
+            &base,
+            dtype,
+            &device,
+            &popts,
+            cfg.model.seed ^ 0xC417,
+        )?)
     } else {
         None
     };
     let actor_vars = policy.trainable_vars();
-    let critic_vars = critic.as_ref().map(|c| c.trainable_vars()).unwrap_or_default();
+    let critic_vars = critic
+        .as_ref()
+        .map(|c| c.trainable_vars())
+        .unwrap_or_default();
     let rows_per_step = cfg.rollout.prompts_per_step * cfg.rollout.n_samples_per_prompt;
     let updates_per_step = rows_per_step / cfg.algorithm.train_batch_size * cfg.algorithm.epochs;
     let total_updates = (cfg.train.steps * updates_per_step) as u64;
     let schedule = |peak: f64| LrSchedule {
-        kind: cfg.schedule_kind().unwrap_or(lmmr1_model::optim::ScheduleKind::Constant),
+        kind: cfg
+            .schedule_kind()
+            .unwrap_or(lmmr1_model::optim::ScheduleKind::Constant),
         peak_lr: peak,
         warmup_steps: (total_updates as f64 * cfg.optimizer.warmup_ratio).ceil() as u64,
         total_steps: total_updates.max(1),
     };
-    let (actor_sched, critic_sched) = (schedule(cfg.optimizer.lr), schedule(cfg.optimizer.critic_lr));
+    let (actor_sched, critic_sched) = (
+        schedule(cfg.optimizer.lr),
+        schedule(cfg.optimizer.critic_lr),
+    );
     let adam = |lr: f64| AdamWConfig {
         lr,
         beta1: cfg.optimizer.betas[0],
@@ -471,10 +513,20 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             .into_iter()
             .cloned()
             .collect();
-        let seed = cfg.train.seed.wrapping_mul(1_000_003).wrapping_add(step as u64);
-        let mut exp = rollout(&rollout_model, &encoder, &prompts, &rcfg, seed, &reward, &mut |d, n| {
-            pb.set_message(format!("step {step}: sampling {d}/{n}"))
-        })?;
+        let seed = cfg
+            .train
+            .seed
+            .wrapping_mul(1_000_003)
+            .wrapping_add(step as u64);
+        let mut exp = rollout(
+            &rollout_model,
+            &encoder,
+            &prompts,
+            &rcfg,
+            seed,
+            &reward,
+            &mut |d, n| pb.set_message(format!("step {step}: sampling {d}/{n}")),
+        )?;
         let t_rollout = t_step.elapsed().as_secs_f64();
 
         // Old (and reference) log-probs and values, with the training forward.
@@ -508,7 +560,10 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         let kl = if reference.is_some() {
             let ref_all = exp.padded(&all, rmax, |r| &r.ref_logp, &device)?;
             let kl = (&old_all - &ref_all)?;
-            m.insert("kl/mean".into(), scalar(&lmmr1_algos::masked_mean(&kl, &mask)?)?);
+            m.insert(
+                "kl/mean".into(),
+                scalar(&lmmr1_algos::masked_mean(&kl, &mask)?)?,
+            );
             Some(kl)
         } else {
             None
@@ -522,7 +577,11 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 seq_rewards: &rewards,
                 mask: &mask,
                 kl: if kl_in_reward { kl.as_ref() } else { None },
-                kl_coef: if kl_in_reward { cfg.algorithm.kl_coef } else { 0.0 },
+                kl_coef: if kl_in_reward {
+                    cfg.algorithm.kl_coef
+                } else {
+                    0.0
+                },
                 values: values_all.as_ref(),
             },
             &adv_cfg,
@@ -533,7 +592,10 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         let sampler_all = exp.padded(&all, rmax, |r| &r.sampler_logp, &device)?;
         m.insert(
             "rollout/logp_mismatch".into(),
-            scalar(&lmmr1_algos::masked_mean(&(&sampler_all - &old_all)?.abs()?, &mask)?)?,
+            scalar(&lmmr1_algos::masked_mean(
+                &(&sampler_all - &old_all)?.abs()?,
+                &mask,
+            )?)?,
         );
 
         // PPO epochs over shuffled mini-batches, micro-batch gradient accumulation.
@@ -566,36 +628,47 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                         }
                         _ => None,
                     };
-                    let weight = exp.token_count(mchunk) as f64 / scale.global_token_count.unwrap_or(1.0);
-                    let (loss, grads) = policy.forward_backward(&mb.inputs, mb.start, want_entropy, |lp| {
-                        let (pl, pm) = ppo_clip_loss(
-                            &PolicyLossInputs {
-                                log_probs: &lp.logp,
-                                old_log_probs: &old,
-                                advantages: &advs,
-                                mask: &mb.mask,
-                                entropy: lp.entropy.as_ref(),
-                                scale,
-                            },
-                            &pl_cfg,
-                        )
-                        .map_err(model_err)?;
-                        let mut acc = acc_metrics.borrow_mut();
-                        for (k, v) in pm {
-                            if k.starts_with("actor/ratio/max") || k.starts_with("actor/ratio/min") {
-                                continue;
+                    let weight =
+                        exp.token_count(mchunk) as f64 / scale.global_token_count.unwrap_or(1.0);
+                    let (loss, grads) =
+                        policy.forward_backward(&mb.inputs, mb.start, want_entropy, |lp| {
+                            let (pl, pm) = ppo_clip_loss(
+                                &PolicyLossInputs {
+                                    log_probs: &lp.logp,
+                                    old_log_probs: &old,
+                                    advantages: &advs,
+                                    mask: &mb.mask,
+                                    entropy: lp.entropy.as_ref(),
+                                    scale,
+                                },
+                                &pl_cfg,
+                            )
+                            .map_err(model_err)?;
+                            let mut acc = acc_metrics.borrow_mut();
+                            for (k, v) in pm {
+                                if k.starts_with("actor/ratio/max")
+                                    || k.starts_with("actor/ratio/min")
+                                {
+                                    continue;
+                                }
+                                *acc.entry(k).or_insert(0.0) += v * weight;
                             }
-                            *acc.entry(k).or_insert(0.0) += v * weight;
-                        }
-                        match &refl {
-                            Some(r) => {
-                                let (kl, _) = kl_loss(&lp.logp, r, &mb.mask, &kl_cfg, pl_cfg.aggregation, &scale)
+                            match &refl {
+                                Some(r) => {
+                                    let (kl, _) = kl_loss(
+                                        &lp.logp,
+                                        r,
+                                        &mb.mask,
+                                        &kl_cfg,
+                                        pl_cfg.aggregation,
+                                        &scale,
+                                    )
                                     .map_err(model_err)?;
-                                Ok((pl + (kl * cfg.algorithm.kl_coef)?)?)
+                                    Ok((pl + (kl * cfg.algorithm.kl_coef)?)?)
+                                }
+                                None => Ok(pl),
                             }
-                            None => Ok(pl),
-                        }
-                    })?;
+                        })?;
                     loss_sum += scalar(&loss)?;
                     accumulate_grads(&mut actor_grads, grads, &actor_vars)?;
                     if let Some(c) = &critic {
@@ -614,11 +687,20 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                         accumulate_grads(&mut critic_grads, g, &critic_vars)?;
                     }
                 }
-                let Some(mut grads) = actor_grads else { continue };
+                let Some(mut grads) = actor_grads else {
+                    continue;
+                };
                 let gnorm = clip_grad_norm(&mut grads, &actor_vars, cfg.optimizer.max_grad_norm)?;
-                *acc_metrics.borrow_mut().entry("actor/grad_norm".into()).or_insert(0.0) += gnorm;
+                *acc_metrics
+                    .borrow_mut()
+                    .entry("actor/grad_norm".into())
+                    .or_insert(0.0) += gnorm;
                 if !loss_sum.is_finite() || !gnorm.is_finite() {
-                    let what = if loss_sum.is_finite() { "gradient norm" } else { "loss" };
+                    let what = if loss_sum.is_finite() {
+                        "gradient norm"
+                    } else {
+                        "loss"
+                    };
                     if cfg.train.on_nonfinite == "stop" {
                         pb.abandon();
                         return Err(Error::NonFinite {
@@ -654,13 +736,22 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             exp.rows.iter().map(f).sum::<f64>() / n
         };
         m.insert("reward/mean".into(), mean(&|r| r.reward));
-        m.insert("reward/accuracy".into(), mean(&|r| solved(&r.components, r.reward) as u8 as f64));
+        m.insert(
+            "reward/accuracy".into(),
+            mean(&|r| solved(&r.components, r.reward) as u8 as f64),
+        );
         m.insert(
             "reward/format".into(),
             mean(&|r| r.components.iter().any(|(k, v)| k == "format" && *v > 0.0) as u8 as f64),
         );
-        m.insert("response/length_mean".into(), mean(&|r| r.response.len() as f64));
-        m.insert("response/truncated".into(), mean(&|r| (!r.stopped) as u8 as f64));
+        m.insert(
+            "response/length_mean".into(),
+            mean(&|r| r.response.len() as f64),
+        );
+        m.insert(
+            "response/truncated".into(),
+            mean(&|r| (!r.stopped) as u8 as f64),
+        );
         m.insert("time/rollout_s".into(), t_rollout);
         m.insert("time/logprob_s".into(), t_logprob);
         m.insert("time/train_s".into(), t_train);
@@ -710,7 +801,13 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 "critic_opt_steps": critic_opt.steps(),
                 "skipped_updates": summary.skipped_updates,
             });
-            save_checkpoint(&ckpt_root, step as u64, &groups, &state, cfg.train.keep_checkpoints)?;
+            save_checkpoint(
+                &ckpt_root,
+                step as u64,
+                &groups,
+                &state,
+                cfg.train.keep_checkpoints,
+            )?;
         }
         if interrupted {
             pb.abandon_with_message(format!("interrupted after step {step}; checkpoint saved"));

@@ -145,7 +145,10 @@ mod tests {
             let score = lmmr1_rewards::lmm_r1::math_reward(&demo, &s.answer);
             assert_eq!(score.format, 0.5, "{demo}");
             let think = demo.split("</think>").next().unwrap();
-            assert!(think.ends_with(&s.answer), "the worked steps stay right: {demo}");
+            assert!(
+                think.ends_with(&s.answer),
+                "the worked steps stay right: {demo}"
+            );
             wrong += (score.accuracy == 0.0) as usize;
         }
         let rate = wrong as f64 / n as f64;

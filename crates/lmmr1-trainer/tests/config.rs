@@ -31,17 +31,26 @@ fn unknown_keys_are_rejected_with_their_name() {
     let e = Config::from_toml_str("", "x.toml", &["rollout.n_sample=4".into()])
         .unwrap_err()
         .to_string();
-    assert!(e.contains("rollout.n_sample") && e.contains("unknown key"), "{e}");
+    assert!(
+        e.contains("rollout.n_sample") && e.contains("unknown key"),
+        "{e}"
+    );
 }
 
 #[test]
 fn bad_values_name_the_key() {
     for (set, key) in [
-        ("rollout.n_samples_per_prompt=0", "rollout.n_samples_per_prompt"),
+        (
+            "rollout.n_samples_per_prompt=0",
+            "rollout.n_samples_per_prompt",
+        ),
         ("algorithm.estimator=\"grpo2\"", "algorithm.estimator"),
         ("rollout.top_p=1.5", "rollout.top_p"),
         ("optimizer.lr=-1.0", "optimizer.lr"),
-        ("algorithm.train_batch_size=100", "algorithm.train_batch_size"),
+        (
+            "algorithm.train_batch_size=100",
+            "algorithm.train_batch_size",
+        ),
         ("train.on_nonfinite=\"ignore\"", "train.on_nonfinite"),
         ("model.dtype=\"f8\"", "model.dtype"),
     ] {
@@ -79,7 +88,14 @@ fn overrides_apply_and_the_resolved_config_round_trips() {
 
 #[test]
 fn every_estimator_name_is_accepted() {
-    for est in ["reinforce_baseline", "gae", "group_norm", "dr_grpo", "rloo", "reinforce"] {
+    for est in [
+        "reinforce_baseline",
+        "gae",
+        "group_norm",
+        "dr_grpo",
+        "rloo",
+        "reinforce",
+    ] {
         Config::from_toml_str("", "x.toml", &[format!("algorithm.estimator={est}")])
             .unwrap_or_else(|e| panic!("{est}: {e}"));
     }

@@ -71,7 +71,12 @@ fn a_run_writes_its_outputs_and_resumes_from_its_checkpoint() {
     }
     let summary: Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
-    for k in ["accuracy_before", "accuracy_after", "format_rate_before", "format_rate_after"] {
+    for k in [
+        "accuracy_before",
+        "accuracy_after",
+        "format_rate_before",
+        "format_rate_after",
+    ] {
         assert!(summary[k].is_number(), "{k}");
     }
     let rows = metrics(out);
@@ -81,12 +86,17 @@ fn a_run_writes_its_outputs_and_resumes_from_its_checkpoint() {
         .map(|r| r["step"].as_u64().unwrap())
         .collect();
     assert_eq!(train_steps, vec![1, 2]);
-    assert!(rows.iter().any(|r| r["phase"] == "train" && r["reward/mean"].is_number()));
+    assert!(rows
+        .iter()
+        .any(|r| r["phase"] == "train" && r["reward/mean"].is_number()));
 
     // Asking for 3 steps in the same directory resumes after step 2: only step 3 is trained.
     let s3 = run(&small(&["train.steps=3"]), &opts(out)).unwrap();
     assert_eq!(s3.steps, 3);
-    assert_eq!(s3.accuracy_before, s.accuracy_before, "the baseline is kept");
+    assert_eq!(
+        s3.accuracy_before, s.accuracy_before,
+        "the baseline is kept"
+    );
     let train_steps: Vec<u64> = metrics(out)
         .iter()
         .filter(|r| r["phase"] == "train")
@@ -117,7 +127,10 @@ fn a_non_finite_update_is_skipped_or_stops_the_run() {
     );
     // The checkpoint of step 1 is intact: a rerun resumes from it (and stops again at step 2).
     let e = run(&small(&sets), &opts(dir.path())).unwrap_err();
-    assert!(matches!(e, lmmr1_trainer::Error::NonFinite { step: 2, .. }), "{e}");
+    assert!(
+        matches!(e, lmmr1_trainer::Error::NonFinite { step: 2, .. }),
+        "{e}"
+    );
 
     let dir = tempfile::tempdir().unwrap();
     let s = run(&small(&blow_up), &opts(dir.path())).unwrap();
@@ -132,7 +145,10 @@ fn every_estimator_runs_end_to_end() {
         ("reinforce_baseline", "algorithm.use_kl_loss=false"),
         ("gae", "algorithm.use_kl_loss=false"),
         ("group_norm", "algorithm.use_kl_loss=true"),
-        ("dr_grpo", "algorithm.loss_aggregation=\"seq-mean-token-sum-norm\""),
+        (
+            "dr_grpo",
+            "algorithm.loss_aggregation=\"seq-mean-token-sum-norm\"",
+        ),
         ("rloo", "algorithm.kl_estimator=\"k3\""),
         ("reinforce", "algorithm.kl_coef=0.0"),
     ] {
