@@ -77,18 +77,21 @@ pub fn gelu_erf(x: &Tensor) -> candle_core::Result<Tensor> {
 pub struct Linear {
     /// `(in, out)`: transposed contiguous copy, or a transposed view of a variable.
     wt: Tensor,
+    /// The variable itself `(out, in)`, when the weight is one (training).
+    var: Option<Tensor>,
     b: Option<Tensor>,
 }
 
 impl Linear {
     /// From a checkpoint-layout weight `(out, in)` and an optional bias `(out)`.
     pub fn new(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
+        let var = w.is_variable().then(|| w.clone());
         let wt = if w.device().is_cpu() && !w.is_variable() {
             w.t()?.contiguous()?
         } else {
             w.t()?
         };
-        Ok(Self { wt, b })
+        Ok(Self { wt, var, b })
     }
 
     /// The weight in checkpoint layout `(out, in)` (a view).
@@ -96,8 +99,17 @@ impl Linear {
         self.wt.t()
     }
 
-    /// `x`: `(…, in)` → `(…, out)`.
+    /// `x`: `(…, in)` → `(…, out)`. When gradients are recorded (a variable weight or bias, or
+    /// a tracked input) this is one autograd node ([`crate::train_ops::linear`]) whose weight
+    /// gradient goes straight to the variable.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.var.is_some() || x.track_op() || self.b.as_ref().is_some_and(|b| b.is_variable()) {
+            let w = match &self.var {
+                Some(w) => w.clone(),
+                None => self.wt.t()?,
+            };
+            return crate::train_ops::linear(x, &w, self.b.as_ref());
+        }
         let dims = x.dims().to_vec();
         let k = *dims.last().unwrap_or(&0);
         let m: usize = dims[..dims.len().saturating_sub(1)].iter().product();

@@ -1,0 +1,470 @@
+//! Training ops with a hand-written backward, each one autograd node (candle 0.11.1 custom ops).
+//!
+//! candle's backward allocates a zero tensor and adds into it for **every** node of the graph,
+//! views (reshape, transpose, broadcast) included, and computes the gradients of constants too
+//! (a frozen weight's matmul gradient, a mask's). For a transformer step that is most of the
+//! non-matmul time. These ops collapse the big per-token pieces into single nodes whose
+//! backward computes only what is needed:
+//! * [`linear`]: `y = x·wᵀ + b`; the weight gradient `gᵀ·x` lands on the weight itself, in its
+//!   own layout (no transposed view), and only when the weight is trained;
+//! * [`token_logprobs`]: `log_softmax(logits)[target]` in one pass, backward
+//!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax.
+//!
+//! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
+//! also the reference the tests compare with.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, D};
+
+/// Whether the custom CPU path applies to these tensors.
+fn cpu_f32(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+fn cpu_err(what: &str) -> candle_core::Error {
+    candle_core::Error::Msg(format!("{what}: expected a contiguous f32 CPU tensor"))
+}
+
+/// The f32 data of a contiguous CPU tensor, passed to `f`.
+fn with_f32<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    let (s, l) = t.storage_and_layout();
+    match (&*s, l.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
+        _ => Err(cpu_err(what)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// linear
+
+/// The node of [`linear`]: its forward hands out the product computed beforehand (plus the
+/// bias), its backward computes `g·w`, `gᵀ·x` and `Σg` for the arguments that are tracked.
+struct LinearNode {
+    /// `x·wᵀ` as `(m, out)`, taken by the forward.
+    xw: Mutex<Option<Tensor>>,
+}
+
+impl LinearNode {
+    fn forward(
+        &self,
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let xw = self
+            .xw
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("linear: poisoned".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("linear: forward ran twice".into()))?;
+        let shape = xw.shape().clone();
+        let out = *shape.dims().last().unwrap_or(&1);
+        let data = with_f32(&xw, "linear product", |y| match bias {
+            None => Ok(y.to_vec()),
+            Some((CpuStorage::F32(b), l)) => {
+                let (a, e) = l
+                    .contiguous_offsets()
+                    .ok_or_else(|| cpu_err("linear bias"))?;
+                let b = &b[a..e];
+                let mut v = Vec::with_capacity(y.len());
+                for row in y.chunks(out.max(1)) {
+                    v.extend(row.iter().zip(b).map(|(y, b)| y + b));
+                }
+                Ok(v)
+            }
+            Some(_) => Err(cpu_err("linear bias")),
+        })??;
+        Ok((CpuStorage::F32(data), shape))
+    }
+
+    /// `(g·w, gᵀ·x)` for `x`: `(…, in)`, `w`: `(out, in)`, `g`: `(…, out)`.
+    fn grads(
+        x: &Tensor,
+        w: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
+        let (out, inp) = w.dims2()?;
+        let m = g.elem_count() / out.max(1);
+        let g2 = g.detach().contiguous()?.reshape((m, out))?;
+        let gx = if x.track_op() {
+            Some(g2.matmul(&w.detach())?.reshape(x.shape())?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            let x2 = x.detach().contiguous()?.reshape((m, inp))?;
+            Some(g2.t()?.matmul(&x2)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, g2))
+    }
+}
+
+impl CustomOp2 for LinearNode {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.forward(None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, _) = Self::grads(x, w, g)?;
+        Ok((gx, gw))
+    }
+}
+
+impl CustomOp3 for LinearNode {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        b: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.forward(Some((b, lb)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, g2) = Self::grads(x, w, g)?;
+        let gb = if b.track_op() { Some(g2.sum(0)?) } else { None };
+        Ok((gx, gw, gb))
+    }
+}
+
+/// `y = x·wᵀ + b` over the last dimension as one autograd node: `x` `(…, in)`, `w` `(out, in)`
+/// (any strides; its gradient `gᵀ·x` is contiguous `(out, in)`), `b` `(out)`. Gradients are
+/// computed only for tracked arguments (a frozen weight costs no matmul in the backward).
+/// Other devices and dtypes: `x·wᵀ + b` composed.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let (out, inp) = w.dims2()?;
+    let k = x.dim(D::Minus1)?;
+    if k != inp {
+        candle_core::bail!("linear: input width {k} but weight {:?}", w.dims());
+    }
+    let m = x.elem_count() / inp.max(1);
+    let mut out_dims = x.dims().to_vec();
+    if let Some(l) = out_dims.last_mut() {
+        *l = out;
+    }
+    let all: Vec<&Tensor> = [Some(x), Some(w), b].into_iter().flatten().collect();
+    if !cpu_f32(&all) || b.is_some_and(|b| b.dims() != [out]) {
+        let y = x.contiguous()?.reshape((m, inp))?.matmul(&w.t()?)?;
+        let y = match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        return y.reshape(out_dims);
+    }
+    let xw = x
+        .detach()
+        .contiguous()?
+        .reshape((m, inp))?
+        .matmul(&w.detach().t()?)?
+        .reshape(out_dims)?;
+    let node = LinearNode {
+        xw: Mutex::new(Some(xw)),
+    };
+    match b {
+        Some(b) => x.apply_op3(w, b, node),
+        None => x.apply_op2(w, node),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// token log-probabilities
+
+/// `log_softmax(row)[target]` per row, and its gradient.
+struct TokenLogProbsNode;
+
+/// `(max, log Σ exp(x − max))` of a row, the sum accumulated in f64.
+fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    if !max.is_finite() {
+        return max;
+    }
+    let sum: f64 = row.iter().map(|&v| (v - max).exp() as f64).sum();
+    max + (sum.ln() as f32)
+}
+
+fn targets_of<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [u32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::U32(t), Some((a, b))) => Ok(&t[a..b]),
+        _ => candle_core::bail!("token_logprobs: targets must be contiguous u32"),
+    }
+}
+
+impl CustomOp2 for TokenLogProbsNode {
+    fn name(&self) -> &'static str {
+        "token-logprobs"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs logits"));
+        };
+        let x = &x[a..b];
+        let v = *l1.dims().last().unwrap_or(&1);
+        let t = targets_of(s2, l2)?;
+        let mut out = vec![0f32; t.len()];
+        out.par_iter_mut()
+            .zip(x.par_chunks(v.max(1)))
+            .zip(t.par_iter())
+            .try_for_each(|((o, row), &tg)| {
+                let tg = tg as usize;
+                if tg >= row.len() {
+                    return Err(candle_core::Error::Msg(format!(
+                        "token_logprobs: target {tg} >= vocabulary {}",
+                        row.len()
+                    )));
+                }
+                *o = row[tg] - log_sum_exp(row);
+                Ok(())
+            })?;
+        Ok((CpuStorage::F32(out), Shape::from(l2.dims())))
+    }
+
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        if !logits.track_op() {
+            return Ok((None, None));
+        }
+        let gl = logits.detach().apply_op3_no_bwd(
+            targets,
+            &g.detach().contiguous()?,
+            &TokenLogProbsGrad,
+        )?;
+        Ok((Some(gl), None))
+    }
+}
+
+/// `g·(onehot(target) − softmax(row))` per row.
+struct TokenLogProbsGrad;
+
+impl CustomOp3 for TokenLogProbsGrad {
+    fn name(&self) -> &'static str {
+        "token-logprobs-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs logits"));
+        };
+        let (CpuStorage::F32(g), Some((ga, gb))) = (s3, l3.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs gradient"));
+        };
+        let (x, g) = (&x[a..b], &g[ga..gb]);
+        let v = *l1.dims().last().unwrap_or(&1);
+        let t = targets_of(s2, l2)?;
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(v.max(1))
+            .zip(x.par_chunks(v.max(1)))
+            .zip(t.par_iter().zip(g.par_iter()))
+            .for_each(|((o, row), (&tg, &gr))| {
+                let lse = log_sum_exp(row);
+                for (o, &xv) in o.iter_mut().zip(row) {
+                    *o = -gr * (xv - lse).exp();
+                }
+                if let Some(o) = o.get_mut(tg as usize) {
+                    *o += gr;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `log_softmax(logits, −1)` gathered at `targets`: logits `(…, V)`, targets `(…)` u32 →
+/// `(…)` f32, as one autograd node (CPU, f32) whose backward is `g·(onehot − softmax)`.
+/// Other devices and dtypes: `log_softmax` + `gather`, in f32.
+pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let lead = &logits.dims()[..logits.rank().saturating_sub(1)];
+    if logits.rank() == 0 || targets.dims() != lead {
+        candle_core::bail!(
+            "token_logprobs: logits {:?} and targets {:?} do not match",
+            logits.dims(),
+            targets.dims()
+        );
+    }
+    let targets = targets.to_dtype(DType::U32)?.contiguous()?;
+    if logits.device().is_cpu() && logits.dtype() == DType::F32 {
+        return logits.contiguous()?.apply_op2(&targets, TokenLogProbsNode);
+    }
+    let lp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, D::Minus1)?;
+    lp.gather(&targets.unsqueeze(D::Minus1)?, D::Minus1)?
+        .squeeze(D::Minus1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn randn(shape: &[usize], seed: u64) -> Tensor {
+        let mut rng = crate::generate::Rng::new(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (rng.uniform() * 4.0 - 2.0) as f32).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let s = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        d / s.max(1e-6)
+    }
+
+    /// Values and gradients equal those of the composed ops (f64 reference) for every
+    /// combination of tracked arguments.
+    #[test]
+    fn linear_matches_composition() {
+        for (bias, train_w, train_x) in [
+            (true, true, true),
+            (false, true, true),
+            (true, false, true),
+            (false, true, false),
+        ] {
+            let x = Var::from_tensor(&randn(&[2, 5, 7], 1)).unwrap();
+            let w = Var::from_tensor(&randn(&[3, 7], 2)).unwrap();
+            let b = Var::from_tensor(&randn(&[3], 3)).unwrap();
+            let up = randn(&[2, 5, 3], 4);
+            let xt = if train_x {
+                x.as_tensor().clone()
+            } else {
+                x.as_tensor().detach()
+            };
+            let wt = if train_w {
+                w.as_tensor().clone()
+            } else {
+                w.as_tensor().detach()
+            };
+            let bt = b.as_tensor().clone();
+            let y = linear(&xt, &wt, bias.then_some(&bt)).unwrap();
+            let grads = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+            // Reference in f64 with plain ops.
+            let f = |t: &Tensor| t.detach().to_dtype(DType::F64).unwrap();
+            let (x64, w64, b64) = (
+                Var::from_tensor(&f(&x)).unwrap(),
+                Var::from_tensor(&f(&w)).unwrap(),
+                Var::from_tensor(&f(&b)).unwrap(),
+            );
+            let mut y64 = x64.broadcast_matmul(&w64.t().unwrap()).unwrap();
+            if bias {
+                y64 = y64.broadcast_add(&b64).unwrap();
+            }
+            let g64 = (&y64 * &f(&up))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let c = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+            assert!(max_rel(&y, &c(&y64)) < 1e-6);
+            let pairs = [
+                (train_x, grads.get(&x), g64.get(&x64)),
+                (train_w, grads.get(&w), g64.get(&w64)),
+                (bias, grads.get(&b), g64.get(&b64)),
+            ];
+            for (i, (want, got, reference)) in pairs.into_iter().enumerate() {
+                match (want, got) {
+                    (true, Some(g)) => {
+                        assert!(max_rel(g, &c(reference.unwrap())) < 1e-5, "arg {i}")
+                    }
+                    (false, None) => {}
+                    (w, g) => panic!(
+                        "arg {i}: wanted gradient {w}, got {:?}",
+                        g.map(|g| g.dims().to_vec())
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_logprobs_matches_log_softmax_gather() {
+        let logits = Var::from_tensor(&(randn(&[2, 3, 50], 5) * 3.0).unwrap()).unwrap();
+        let targets = Tensor::new(&[[0u32, 49, 7], [3, 3, 20]], &Device::Cpu).unwrap();
+        let up = randn(&[2, 3], 6);
+        let lp = token_logprobs(&logits, &targets).unwrap();
+        let grads = (&lp * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let l64 = Var::from_tensor(&logits.to_dtype(DType::F64).unwrap()).unwrap();
+        let ref_lp = candle_nn::ops::log_softmax(&l64, D::Minus1)
+            .unwrap()
+            .gather(&targets.unsqueeze(2).unwrap(), 2)
+            .unwrap()
+            .squeeze(2)
+            .unwrap();
+        let g64 = (&ref_lp * &up.to_dtype(DType::F64).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(max_rel(&lp, &ref_lp.to_dtype(DType::F32).unwrap()) < 1e-6);
+        let g = grads.get(&logits).unwrap();
+        let r = g64.get(&l64).unwrap().to_dtype(DType::F32).unwrap();
+        assert!(max_rel(g, &r) < 1e-5, "{}", max_rel(g, &r));
+        // Out-of-range targets are errors, not panics.
+        let bad = Tensor::new(&[[0u32, 50, 7], [3, 3, 20]], &Device::Cpu).unwrap();
+        assert!(token_logprobs(&logits, &bad).is_err());
+    }
+}
