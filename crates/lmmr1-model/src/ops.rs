@@ -23,6 +23,9 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, mode: OpsMode) -> candle_core:
         OpsMode::Fused => {
             candle_nn::ops::rms_norm(&xf.contiguous()?, &w.to_dtype(DType::F32)?, eps as f32)?
         }
+        OpsMode::Differentiable if x.track_op() || w.track_op() => {
+            return crate::train_ops::rms_norm(x, w, eps);
+        }
         OpsMode::Differentiable => {
             let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
             xf.broadcast_div(&(ms + eps)?.sqrt()?)?
@@ -38,6 +41,28 @@ pub fn softmax_last(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
         OpsMode::Fused => candle_nn::ops::softmax_last_dim(&x.contiguous()?),
         OpsMode::Differentiable => candle_nn::ops::softmax(x, D::Minus1),
     }
+}
+
+/// Attention probabilities `softmax(scores·scale + mask)` over the last dimension: scores
+/// `(B, n_kv, groups·T, Tk)`, additive mask `(B, 1, T, Tk)` shared by the `groups` query heads
+/// of each key/value head. When the scores carry gradients (differentiable mode) this is one
+/// autograd node ([`crate::train_ops::masked_softmax`]).
+pub fn masked_softmax(
+    scores: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+    mode: OpsMode,
+) -> candle_core::Result<Tensor> {
+    if mode == OpsMode::Differentiable && scores.track_op() {
+        return crate::train_ops::masked_softmax(scores, mask, scale, groups);
+    }
+    let (b, n, gt, tk) = scores.dims4()?;
+    let att = (scores * scale)?
+        .reshape((b, n, groups, gt / groups.max(1), tk))?
+        .broadcast_add(&mask.unsqueeze(1)?)?
+        .reshape((b, n, gt, tk))?;
+    softmax_last(&att, mode)
 }
 
 /// `rotate_half`: `[x1, x2] → [−x2, x1]` over the last dimension.

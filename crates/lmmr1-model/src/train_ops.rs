@@ -8,7 +8,9 @@
 //! * [`linear`]: `y = x·wᵀ + b`; the weight gradient `gᵀ·x` lands on the weight itself, in its
 //!   own layout (no transposed view), and only when the weight is trained;
 //! * [`token_logprobs`]: `log_softmax(logits)[target]` in one pass, backward
-//!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax.
+//!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax;
+//! * [`rms_norm`], [`masked_softmax`] (scale + additive mask + softmax of attention scores) and
+//!   [`swiglu`]: row / element kernels with their analytic backward.
 //!
 //! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
 //! also the reference the tests compare with.
@@ -342,6 +344,406 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<
         .squeeze(D::Minus1)
 }
 
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => Err(cpu_err(what)),
+    }
+}
+
+/// Rows per parallel task of the row kernels.
+fn row_block(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads()).max(1)
+}
+
+/// `1/√(mean(x²) + eps)` of a row.
+fn inv_rms(row: &[f32], eps: f32) -> f32 {
+    let ms = row.iter().map(|&v| v * v).sum::<f32>() / row.len().max(1) as f32;
+    1.0 / (ms + eps).sqrt()
+}
+
+/// `x / √(mean(x²) + eps) · w` over the last dimension.
+struct RmsNormNode {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormNode {
+    fn name(&self) -> &'static str {
+        "rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let x = f32_slice(s1, l1, "rms_norm input")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let d = w.len().max(1);
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(d)
+            .zip(x.par_chunks(d))
+            .for_each(|(o, row)| {
+                let r = inv_rms(row, self.eps);
+                for ((o, &v), &w) in o.iter_mut().zip(row).zip(w) {
+                    *o = v * r * w;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (rows, d) = (x.elem_count() / w.elem_count().max(1), w.elem_count());
+        // (rows + 1, d): the input gradient, then the weight gradient.
+        let both = x.detach().apply_op3_no_bwd(
+            &w.detach(),
+            &g.detach().contiguous()?,
+            &RmsNormGrad { eps: self.eps },
+        )?;
+        let gx = x
+            .track_op()
+            .then(|| both.narrow(0, 0, rows)?.reshape(x.shape()))
+            .transpose()?;
+        let gw = w
+            .track_op()
+            .then(|| both.narrow(0, rows, 1)?.reshape(d))
+            .transpose()?;
+        Ok((gx, gw))
+    }
+}
+
+/// `gx = r·(g·w − x̂·mean(g·w·x̂))`, `gw = Σ_rows g·x̂` with `x̂ = x·r`.
+struct RmsNormGrad {
+    eps: f32,
+}
+
+impl CustomOp3 for RmsNormGrad {
+    fn name(&self) -> &'static str {
+        "rms-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let x = f32_slice(s1, l1, "rms_norm input")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let g = f32_slice(s3, l3, "rms_norm gradient")?;
+        let d = w.len().max(1);
+        let rows = x.len() / d;
+        let mut out = vec![0f32; x.len() + d];
+        let (gx, gw) = out.split_at_mut(x.len());
+        let block = row_block(rows) * d;
+        let partial: Vec<Vec<f32>> = gx
+            .par_chunks_mut(block)
+            .zip(x.par_chunks(block).zip(g.par_chunks(block)))
+            .map(|(gx, (x, g))| {
+                let mut gw = vec![0f32; d];
+                for ((gx, x), g) in gx.chunks_mut(d).zip(x.chunks(d)).zip(g.chunks(d)) {
+                    let r = inv_rms(x, self.eps);
+                    let mut dot = 0f32;
+                    for (((gw, &x), &g), &w) in gw.iter_mut().zip(x).zip(g).zip(w) {
+                        let xh = x * r;
+                        *gw += g * xh;
+                        dot += g * w * xh;
+                    }
+                    let c = dot / d as f32;
+                    for (((gx, &x), &g), &w) in gx.iter_mut().zip(x).zip(g).zip(w) {
+                        *gx = r * (g * w - x * r * c);
+                    }
+                }
+                gw
+            })
+            .collect();
+        for p in partial {
+            for (a, b) in gw.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((rows + 1, d))))
+    }
+}
+
+/// RMSNorm `x / √(mean(x²) + eps) · w` over the last dimension (`w`: `(d)`) as one autograd
+/// node (CPU, f32); other devices and dtypes: the composition, in f32.
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    if cpu_f32(&[x, w]) && w.rank() == 1 && x.dim(D::Minus1)? == w.dim(0)? {
+        return x
+            .contiguous()?
+            .apply_op2(&w.contiguous()?, RmsNormNode { eps: eps as f32 });
+    }
+    let dtype = x.dtype();
+    let xf = x.to_dtype(DType::F32)?;
+    let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
+    xf.broadcast_div(&(ms + eps)?.sqrt()?)?
+        .broadcast_mul(&w.to_dtype(DType::F32)?)?
+        .to_dtype(dtype)
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention probabilities
+
+/// `softmax(scores·scale + mask)` per row; scores `(B, n, G·T, Tk)`, mask `(B, T, Tk)`.
+struct MaskedSoftmaxNode {
+    scale: f32,
+    /// `T`: rows of one mask per (batch, head, group).
+    t: usize,
+    /// `n·G·T`: rows per batch entry.
+    rows_per_batch: usize,
+}
+
+impl CustomOp2 for MaskedSoftmaxNode {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let s = f32_slice(s1, l1, "attention scores")?;
+        let m = f32_slice(s2, l2, "attention mask")?;
+        let tk = *l1.dims().last().unwrap_or(&1);
+        let mut out = vec![0f32; s.len()];
+        out.par_chunks_mut(tk.max(1))
+            .zip(s.par_chunks(tk.max(1)))
+            .enumerate()
+            .for_each(|(r, (o, row))| {
+                let (b, t) = (r / self.rows_per_batch, r % self.t);
+                let mrow = &m[(b * self.t + t) * tk..(b * self.t + t + 1) * tk];
+                let mut max = f32::NEG_INFINITY;
+                for ((o, &v), &mv) in o.iter_mut().zip(row).zip(mrow) {
+                    *o = v * self.scale + mv;
+                    max = max.max(*o);
+                }
+                let mut sum = 0f32;
+                for o in o.iter_mut() {
+                    *o = (*o - max).exp();
+                    sum += *o;
+                }
+                for o in o.iter_mut() {
+                    *o /= sum;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        scores: &Tensor,
+        _mask: &Tensor,
+        res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        if !scores.track_op() {
+            return Ok((None, None));
+        }
+        let gs = res.detach().apply_op2_no_bwd(
+            &g.detach().contiguous()?,
+            &SoftmaxGrad { scale: self.scale },
+        )?;
+        Ok((Some(gs), None))
+    }
+}
+
+/// `scale · y·(g − Σ g·y)` per row, from the softmax output `y`.
+struct SoftmaxGrad {
+    scale: f32,
+}
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "softmax-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let y = f32_slice(s1, l1, "softmax output")?;
+        let g = f32_slice(s2, l2, "softmax gradient")?;
+        let tk = *l1.dims().last().unwrap_or(&1);
+        let mut out = vec![0f32; y.len()];
+        out.par_chunks_mut(tk.max(1))
+            .zip(y.par_chunks(tk.max(1)).zip(g.par_chunks(tk.max(1))))
+            .for_each(|(o, (y, g))| {
+                let dot: f32 = y.iter().zip(g).map(|(y, g)| y * g).sum();
+                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+                    *o = self.scale * y * (g - dot);
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `softmax(scores·scale + mask)` over the last dimension with the additive mask shared by the
+/// `groups` query heads of each key/value head: scores `(B, n_kv, groups·T, Tk)`, mask
+/// `(B, 1, T, Tk)`. One autograd node on CPU for f32 (the mask gets no gradient); otherwise the
+/// composition (`affine`, `broadcast_add`, `softmax`).
+pub fn masked_softmax(
+    scores: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+) -> candle_core::Result<Tensor> {
+    let (b, n, gt, tk) = scores.dims4()?;
+    let t = gt / groups.max(1);
+    if cpu_f32(&[scores, mask]) && mask.dims() == [b, 1, t, tk] && t * groups == gt {
+        return scores.contiguous()?.apply_op2(
+            &mask.contiguous()?,
+            MaskedSoftmaxNode {
+                scale: scale as f32,
+                t,
+                rows_per_batch: n * gt,
+            },
+        );
+    }
+    let att = (scores * scale)?
+        .reshape((b, n, groups, t, tk))?
+        .broadcast_add(&mask.unsqueeze(1)?)?
+        .reshape((b, n, gt, tk))?;
+    candle_nn::ops::softmax(&att, D::Minus1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU
+
+/// `silu(gate) · up`.
+struct SwiGluNode;
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+impl CustomOp2 for SwiGluNode {
+    fn name(&self) -> &'static str {
+        "swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let gate = f32_slice(s1, l1, "swiglu gate")?;
+        let up = f32_slice(s2, l2, "swiglu up")?;
+        let mut out = vec![0f32; gate.len()];
+        out.par_chunks_mut(1 << 14)
+            .zip(gate.par_chunks(1 << 14).zip(up.par_chunks(1 << 14)))
+            .for_each(|(o, (g, u))| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(g) * u;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // (2, n): the gate gradient, then the up gradient.
+        let both =
+            gate.detach()
+                .apply_op3_no_bwd(&up.detach(), &g.detach().contiguous()?, &SwiGluGrad)?;
+        let gg = gate
+            .track_op()
+            .then(|| both.get(0)?.reshape(gate.shape()))
+            .transpose()?;
+        let gu = up
+            .track_op()
+            .then(|| both.get(1)?.reshape(up.shape()))
+            .transpose()?;
+        Ok((gg, gu))
+    }
+}
+
+/// `d gate = g·u·σ(x)(1 + x(1 − σ(x)))`, `d up = g·x·σ(x)`.
+struct SwiGluGrad;
+
+impl CustomOp3 for SwiGluGrad {
+    fn name(&self) -> &'static str {
+        "swiglu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let gate = f32_slice(s1, l1, "swiglu gate")?;
+        let up = f32_slice(s2, l2, "swiglu up")?;
+        let g = f32_slice(s3, l3, "swiglu gradient")?;
+        let n = gate.len();
+        let mut out = vec![0f32; 2 * n];
+        let (dg, du) = out.split_at_mut(n);
+        const C: usize = 1 << 14;
+        dg.par_chunks_mut(C)
+            .zip(du.par_chunks_mut(C))
+            .zip(
+                gate.par_chunks(C)
+                    .zip(up.par_chunks(C))
+                    .zip(g.par_chunks(C)),
+            )
+            .for_each(|((dg, du), ((x, u), g))| {
+                for ((((dg, du), &x), &u), &g) in
+                    dg.iter_mut().zip(du.iter_mut()).zip(x).zip(u).zip(g)
+                {
+                    let s = sigmoid(x);
+                    *dg = g * u * s * (1.0 + x * (1.0 - s));
+                    *du = g * x * s;
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((2, n))))
+    }
+}
+
+/// SwiGLU `silu(gate) · up` (same shapes) as one autograd node (CPU, f32, some input tracked);
+/// otherwise the composition.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(&[gate, up]) && gate.dims() == up.dims() && (gate.track_op() || up.track_op()) {
+        return gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGluNode);
+    }
+    gate.silu()? * up
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -466,5 +868,135 @@ mod tests {
         // Out-of-range targets are errors, not panics.
         let bad = Tensor::new(&[[0u32, 50, 7], [3, 3, 20]], &Device::Cpu).unwrap();
         assert!(token_logprobs(&logits, &bad).is_err());
+    }
+    /// f32 custom op vs the f64 composition: value and gradients of every input.
+    fn check_vs_f64(
+        name: &str,
+        inputs: &[Tensor],
+        ours: impl Fn(&[Tensor]) -> Tensor,
+        reference: impl Fn(&[Tensor]) -> Tensor,
+        tracked: &[bool],
+    ) {
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(t).unwrap())
+            .collect();
+        let args: Vec<Tensor> = vars
+            .iter()
+            .zip(tracked)
+            .map(|(v, &tr)| {
+                if tr {
+                    v.as_tensor().clone()
+                } else {
+                    v.as_tensor().detach()
+                }
+            })
+            .collect();
+        let y = ours(&args);
+        let up = randn(y.dims(), 99);
+        let grads = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let vars64: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(&t.to_dtype(DType::F64).unwrap()).unwrap())
+            .collect();
+        let args64: Vec<Tensor> = vars64.iter().map(|v| v.as_tensor().clone()).collect();
+        let y64 = reference(&args64);
+        let g64 = (&y64 * &up.to_dtype(DType::F64).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let c = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        assert!(
+            max_rel(&y, &c(&y64)) < 1e-5,
+            "{name}: value {}",
+            max_rel(&y, &c(&y64))
+        );
+        for (i, (v, v64)) in vars.iter().zip(&vars64).enumerate() {
+            match (tracked[i], grads.get(v)) {
+                (true, Some(g)) => {
+                    let r = c(g64.get(v64).unwrap());
+                    assert!(
+                        max_rel(g, &r) < 1e-5,
+                        "{name}: grad {i}: {}",
+                        max_rel(g, &r)
+                    );
+                }
+                (false, None) => {}
+                (t, g) => panic!("{name}: input {i} tracked {t}, gradient {:?}", g.is_some()),
+            }
+        }
+    }
+
+    #[test]
+    fn rms_norm_matches_composition() {
+        let x = randn(&[3, 4, 16], 10);
+        let w = (randn(&[16], 11) + 1.0).unwrap();
+        let reference = |a: &[Tensor]| {
+            let ms = a[0].sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
+            a[0].broadcast_div(&(ms + 1e-6).unwrap().sqrt().unwrap())
+                .unwrap()
+                .broadcast_mul(&a[1])
+                .unwrap()
+        };
+        for tracked in [[true, true], [true, false], [false, true]] {
+            check_vs_f64(
+                "rms_norm",
+                &[x.clone(), w.clone()],
+                |a| rms_norm(&a[0], &a[1], 1e-6).unwrap(),
+                reference,
+                &tracked,
+            );
+        }
+    }
+
+    #[test]
+    fn masked_softmax_matches_composition() {
+        // B 2, n_kv 2, groups 3, T 4, Tk 4; a causal mask with one padded key in batch 1.
+        let (b, n, g, t) = (2usize, 2usize, 3usize, 4usize);
+        let scores = randn(&[b, n, g * t, t], 12);
+        let mut m = vec![0f32; b * t * t];
+        for bb in 0..b {
+            for i in 0..t {
+                for j in 0..t {
+                    if j > i || (bb == 1 && j == 0) {
+                        m[(bb * t + i) * t + j] = f32::MIN;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(m, (b, 1, t, t), &Device::Cpu).unwrap();
+        let scale = 0.35;
+        let ours = |a: &[Tensor]| masked_softmax(&a[0], &mask, scale, g).unwrap();
+        let mask64 = mask.to_dtype(DType::F64).unwrap();
+        let reference = |a: &[Tensor]| {
+            let att = (&a[0] * scale)
+                .unwrap()
+                .reshape((b, n, g, t, t))
+                .unwrap()
+                .broadcast_add(&mask64.unsqueeze(1).unwrap())
+                .unwrap()
+                .reshape((b, n, g * t, t))
+                .unwrap();
+            candle_nn::ops::softmax(&att, D::Minus1).unwrap()
+        };
+        check_vs_f64("masked_softmax", &[scores], ours, reference, &[true]);
+    }
+
+    #[test]
+    fn swiglu_matches_composition() {
+        let gate = (randn(&[4, 33], 13) * 3.0).unwrap();
+        let up = randn(&[4, 33], 14);
+        let reference = |a: &[Tensor]| (a[0].silu().unwrap() * &a[1]).unwrap();
+        for tracked in [[true, true], [true, false], [false, true]] {
+            check_vs_f64(
+                "swiglu",
+                &[gate.clone(), up.clone()],
+                |a| swiglu(&a[0], &a[1]).unwrap(),
+                reference,
+                &tracked,
+            );
+        }
     }
 }

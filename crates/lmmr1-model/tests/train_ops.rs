@@ -1,7 +1,7 @@
-//! The custom-gradient training ops (`train_ops::linear`, `train_ops::token_logprobs`) inside
-//! the whole tiny model: the f32 gradients of every variable, text and image inputs, equal the
-//! gradients of the same model run in f64, where those ops fall back to plain candle
-//! compositions (`log_softmax` + `gather`, `matmul` + `broadcast_add`).
+//! The custom-gradient training ops (`train_ops::{linear, token_logprobs, rms_norm,
+//! masked_softmax, swiglu}`) inside the whole tiny model: the f32 gradients of every variable,
+//! text and image inputs, equal the gradients of the same model run in f64, where those ops
+//! fall back to plain candle compositions (the path the finite-difference checks cover).
 
 mod train_support;
 
