@@ -204,11 +204,30 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result
 // token log-probabilities
 
 /// `log_softmax(row)[target]` per row, and its gradient.
-struct TokenLogProbsNode;
+struct TokenLogProbsNode {
+    /// Each row's `log Σ exp`, kept by the forward for the backward.
+    lse: Mutex<Option<Tensor>>,
+}
 
-/// `(max, log Σ exp(x − max))` of a row, the sum accumulated in f64.
+/// Maximum of a row (16 independent lanes, so that it vectorises); `−∞` for an empty row.
+fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = if v > *l { v } else { *l };
+        }
+    }
+    let tail = chunks.remainder().iter().copied();
+    lanes
+        .into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `log Σ exp(x)` of a row (shifted by the maximum), the sum accumulated in f64.
 fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let max = row_max(row);
     if !max.is_finite() {
         return max;
     }
@@ -243,10 +262,11 @@ impl CustomOp2 for TokenLogProbsNode {
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
         let mut out = vec![0f32; t.len()];
+        let mut lse = vec![0f32; t.len()];
         out.par_iter_mut()
-            .zip(x.par_chunks(v.max(1)))
-            .zip(t.par_iter())
-            .try_for_each(|((o, row), &tg)| {
+            .zip(lse.par_iter_mut())
+            .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
+            .try_for_each(|((o, lse), (row, &tg))| {
                 let tg = tg as usize;
                 if tg >= row.len() {
                     return Err(candle_core::Error::Msg(format!(
@@ -254,9 +274,16 @@ impl CustomOp2 for TokenLogProbsNode {
                         row.len()
                     )));
                 }
-                *o = row[tg] - log_sum_exp(row);
+                *lse = log_sum_exp(row);
+                *o = row[tg] - *lse;
                 Ok(())
             })?;
+        let n = lse.len();
+        *self
+            .lse
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))? =
+            Some(Tensor::from_vec(lse, n, &candle_core::Device::Cpu)?);
         Ok((CpuStorage::F32(out), Shape::from(l2.dims())))
     }
 
@@ -270,17 +297,25 @@ impl CustomOp2 for TokenLogProbsNode {
         if !logits.track_op() {
             return Ok((None, None));
         }
+        let lse = self
+            .lse
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))?
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg("token_logprobs: no forward".into()))?;
         let gl = logits.detach().apply_op3_no_bwd(
             targets,
             &g.detach().contiguous()?,
-            &TokenLogProbsGrad,
+            &TokenLogProbsGrad { lse },
         )?;
         Ok((Some(gl), None))
     }
 }
 
-/// `g·(onehot(target) − softmax(row))` per row.
-struct TokenLogProbsGrad;
+/// `g·(onehot(target) − softmax(row))` per row, with the forward's `log Σ exp`.
+struct TokenLogProbsGrad {
+    lse: Tensor,
+}
 
 impl CustomOp3 for TokenLogProbsGrad {
     fn name(&self) -> &'static str {
@@ -307,18 +342,19 @@ impl CustomOp3 for TokenLogProbsGrad {
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(v.max(1))
-            .zip(x.par_chunks(v.max(1)))
-            .zip(t.par_iter().zip(g.par_iter()))
-            .for_each(|((o, row), (&tg, &gr))| {
-                let lse = log_sum_exp(row);
-                for (o, &xv) in o.iter_mut().zip(row) {
-                    *o = -gr * (xv - lse).exp();
-                }
-                if let Some(o) = o.get_mut(tg as usize) {
-                    *o += gr;
-                }
-            });
+        with_f32(&self.lse, "token_logprobs lse", |lse| {
+            out.par_chunks_mut(v.max(1))
+                .zip(x.par_chunks(v.max(1)).zip(lse.par_iter()))
+                .zip(t.par_iter().zip(g.par_iter()))
+                .for_each(|((o, (row, &lse)), (&tg, &gr))| {
+                    for (o, &xv) in o.iter_mut().zip(row) {
+                        *o = -gr * (xv - lse).exp();
+                    }
+                    if let Some(o) = o.get_mut(tg as usize) {
+                        *o += gr;
+                    }
+                });
+        })?;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
@@ -337,7 +373,12 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<
     }
     let targets = targets.to_dtype(DType::U32)?.contiguous()?;
     if logits.device().is_cpu() && logits.dtype() == DType::F32 {
-        return logits.contiguous()?.apply_op2(&targets, TokenLogProbsNode);
+        return logits.contiguous()?.apply_op2(
+            &targets,
+            TokenLogProbsNode {
+                lse: Mutex::new(None),
+            },
+        );
     }
     let lp = candle_nn::ops::log_softmax(&logits.to_dtype(DType::F32)?, D::Minus1)?;
     lp.gather(&targets.unsqueeze(D::Minus1)?, D::Minus1)?
@@ -533,14 +574,16 @@ impl CustomOp2 for MaskedSoftmaxNode {
             .for_each(|(r, (o, row))| {
                 let (b, t) = (r / self.rows_per_batch, r % self.t);
                 let mrow = &m[(b * self.t + t) * tk..(b * self.t + t + 1) * tk];
-                let mut max = f32::NEG_INFINITY;
                 for ((o, &v), &mv) in o.iter_mut().zip(row).zip(mrow) {
                     *o = v * self.scale + mv;
-                    max = max.max(*o);
                 }
+                let max = row_max(o);
                 let mut sum = 0f32;
                 for o in o.iter_mut() {
-                    *o = (*o - max).exp();
+                    // exp(z) rounds to 0 below −104; masked entries (≈ f32::MIN) skip libm's
+                    // slow underflow path.
+                    let z = *o - max;
+                    *o = if z < -104.0 { 0.0 } else { z.exp() };
                     sum += *o;
                 }
                 for o in o.iter_mut() {
