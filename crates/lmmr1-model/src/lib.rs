@@ -32,6 +32,7 @@ pub mod processor;
 pub mod rope;
 pub mod text;
 pub mod tokenizer;
+pub mod train_ops;
 pub mod value;
 pub mod vision;
 pub mod weights;

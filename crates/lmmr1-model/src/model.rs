@@ -393,22 +393,27 @@ impl Qwen25VL {
     }
 
     /// Per-token log-probabilities `(B, T−1)`: entry `t` is `log p(input_ids[t+1] | input_ids[..=t])`
-    /// (teacher forcing). Uses `log_softmax` and `gather`, so with [`OpsMode::Differentiable`] it
-    /// carries gradients. Entries whose target is padding are meaningless; mask them.
+    /// (teacher forcing): the LM head on the first `T−1` positions, then
+    /// [`crate::train_ops::token_logprobs`] (log-softmax gathered at the targets, one autograd
+    /// node), so with [`OpsMode::Differentiable`] and variables it carries gradients. Entries
+    /// whose target is padding are meaningless; mask them.
     pub fn token_logprobs(&self, inp: &Inputs) -> Result<Tensor> {
         if inp.seq_len < 2 {
             return input_err("token_logprobs needs at least 2 positions");
         }
-        let logits = self.forward(inp)?.to_dtype(DType::F32)?;
+        let (h, _) = self.forward_hidden(inp, None)?;
         let t = inp.seq_len - 1;
-        let lp = candle_nn::ops::log_softmax(&logits.narrow(1, 0, t)?, candle_core::D::Minus1)?;
+        let logits = self
+            .text
+            .lm_head(&h.narrow(1, 0, t)?)?
+            .to_dtype(DType::F32)?;
         let targets: Vec<u32> = inp
             .input_ids
             .chunks(inp.seq_len)
             .flat_map(|r| r[1..].to_vec())
             .collect();
-        let targets = Tensor::from_vec(targets, (inp.batch, t, 1), &self.device)?;
-        Ok(lp.gather(&targets, 2)?.squeeze(2)?)
+        let targets = Tensor::from_vec(targets, (inp.batch, t), &self.device)?;
+        Ok(crate::train_ops::token_logprobs(&logits, &targets)?)
     }
 
     /// Prefill for generation: fills `cache` and returns the last position's logits `(B, V)`

@@ -29,6 +29,9 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, mode: OpsMode) -> candle_core:
         OpsMode::Fused if work == DType::F32 => {
             candle_nn::ops::rms_norm(&xf.contiguous()?, &w.to_dtype(work)?, eps as f32)?
         }
+        OpsMode::Differentiable if x.track_op() || w.track_op() => {
+            return crate::train_ops::rms_norm(x, w, eps);
+        }
         _ => {
             let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
             xf.broadcast_div(&(ms + eps)?.sqrt()?)?
@@ -44,6 +47,28 @@ pub fn softmax_last(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
         OpsMode::Fused => candle_nn::ops::softmax_last_dim(&x.contiguous()?),
         OpsMode::Differentiable => candle_nn::ops::softmax(x, D::Minus1),
     }
+}
+
+/// Attention probabilities `softmax(scores·scale + mask)` over the last dimension: scores
+/// `(B, n_kv, groups·T, Tk)`, additive mask `(B, 1, T, Tk)` shared by the `groups` query heads
+/// of each key/value head. When the scores carry gradients (differentiable mode) this is one
+/// autograd node ([`crate::train_ops::masked_softmax`]).
+pub fn masked_softmax(
+    scores: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+    mode: OpsMode,
+) -> candle_core::Result<Tensor> {
+    if mode == OpsMode::Differentiable && scores.track_op() {
+        return crate::train_ops::masked_softmax(scores, mask, scale, groups);
+    }
+    let (b, n, gt, tk) = scores.dims4()?;
+    let att = (scores * scale)?
+        .reshape((b, n, groups, gt / groups.max(1), tk))?
+        .broadcast_add(&mask.unsqueeze(1)?)?
+        .reshape((b, n, gt, tk))?;
+    softmax_last(&att, mode)
 }
 
 /// `rotate_half`: `[x1, x2] → [−x2, x1]` over the last dimension.
@@ -92,18 +117,21 @@ pub fn gelu_erf(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
 pub struct Linear {
     /// `(in, out)`: transposed contiguous copy, or a transposed view of a variable.
     wt: Tensor,
+    /// The variable itself `(out, in)`, when the weight is one (training).
+    var: Option<Tensor>,
     b: Option<Tensor>,
 }
 
 impl Linear {
     /// From a checkpoint-layout weight `(out, in)` and an optional bias `(out)`.
     pub fn new(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
+        let var = w.is_variable().then(|| w.clone());
         let wt = if w.device().is_cpu() && !w.is_variable() {
             w.t()?.contiguous()?
         } else {
             w.t()?
         };
-        Ok(Self { wt, b })
+        Ok(Self { wt, var, b })
     }
 
     /// The weight in checkpoint layout `(out, in)` (a view).
@@ -116,12 +144,22 @@ impl Linear {
     pub fn detach(&self) -> Self {
         Self {
             wt: self.wt.detach(),
+            var: None,
             b: self.b.as_ref().map(Tensor::detach),
         }
     }
 
-    /// `x`: `(…, in)` → `(…, out)`.
+    /// `x`: `(…, in)` → `(…, out)`. When gradients are recorded (a variable weight or bias, or
+    /// a tracked input) this is one autograd node ([`crate::train_ops::linear`]) whose weight
+    /// gradient goes straight to the variable.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        if self.var.is_some() || x.track_op() || self.b.as_ref().is_some_and(|b| b.is_variable()) {
+            let w = match &self.var {
+                Some(w) => w.clone(),
+                None => self.wt.t()?,
+            };
+            return crate::train_ops::linear(x, &w, self.b.as_ref());
+        }
         let dims = x.dims().to_vec();
         let k = *dims.last().unwrap_or(&0);
         let m: usize = dims[..dims.len().saturating_sub(1)].iter().product();

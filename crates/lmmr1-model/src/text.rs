@@ -169,15 +169,9 @@ impl Attention {
         // GQA without copying keys/values: the `groups` query heads of one kv head are stacked
         // along the query axis, `(B, n_kv, groups·T, hd)`, and the mask is broadcast over them.
         let groups = self.n_heads / self.n_kv;
-        let tk = k.dim(2)?;
         let q = q.reshape((b, self.n_kv, groups * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let att = (q.matmul(&k.t()?)? * scale)?;
-        let att = att
-            .reshape((b, self.n_kv, groups, t, tk))?
-            .broadcast_add(&mask.unsqueeze(1)?)?
-            .reshape((b, self.n_kv, groups * t, tk))?;
-        let att = ops::softmax_last(&att, mode)?;
+        let att = ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?;
         let y = att.matmul(&v)?; // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
         let y = y
             .reshape((b, self.n_heads, t, hd))?
@@ -219,7 +213,8 @@ impl Mlp {
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let gu = self.gate_up.forward(x)?;
-        self.down.forward(&(gu[0].silu()? * &gu[1])?)
+        self.down
+            .forward(&crate::train_ops::swiglu(&gu[0], &gu[1])?)
     }
 }
 

@@ -69,7 +69,7 @@ pub fn sft_batch(rows: &[Vec<u32>], prompt: usize) -> (Inputs, Tensor) {
     let (mut ids, mut att, mut mask) = (Vec::new(), Vec::new(), Vec::new());
     for r in rows {
         let pad = t - r.len();
-        ids.extend(std::iter::repeat(1005).take(pad).chain(r.iter().copied()));
+        ids.extend(std::iter::repeat_n(1005, pad).chain(r.iter().copied()));
         att.extend((0..t).map(|j| (j >= pad) as u32));
         // Target j+1 is a response token when it is real and at least `prompt` tokens in.
         mask.extend((0..t - 1).map(|j| (j + 1 >= pad + prompt) as u8 as f32));

@@ -1,0 +1,1055 @@
+//! Training ops with a hand-written backward, each one autograd node (candle 0.11.1 custom ops).
+//!
+//! candle's backward allocates a zero tensor and adds into it for **every** node of the graph,
+//! views (reshape, transpose, broadcast) included, and computes the gradients of constants too
+//! (a frozen weight's matmul gradient, a mask's). For a transformer step that is most of the
+//! non-matmul time. These ops collapse the big per-token pieces into single nodes whose
+//! backward computes only what is needed:
+//! * [`linear`]: `y = x·wᵀ + b`; the weight gradient `gᵀ·x` lands on the weight itself, in its
+//!   own layout (no transposed view), and only when the weight is trained;
+//! * [`token_logprobs`]: `log_softmax(logits)[target]` in one pass, backward
+//!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax;
+//! * [`rms_norm`], [`masked_softmax`] (scale + additive mask + softmax of attention scores) and
+//!   [`swiglu`]: row / element kernels with their analytic backward.
+//!
+//! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
+//! also the reference the tests compare with.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, D};
+
+/// Whether the custom CPU path applies to these tensors.
+fn cpu_f32(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+fn cpu_err(what: &str) -> candle_core::Error {
+    candle_core::Error::Msg(format!("{what}: expected a contiguous f32 CPU tensor"))
+}
+
+/// The f32 data of a contiguous CPU tensor, passed to `f`.
+fn with_f32<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+    let (s, l) = t.storage_and_layout();
+    match (&*s, l.contiguous_offsets()) {
+        (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
+        _ => Err(cpu_err(what)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// linear
+
+/// The node of [`linear`]: its forward hands out the product computed beforehand (plus the
+/// bias), its backward computes `g·w`, `gᵀ·x` and `Σg` for the arguments that are tracked.
+struct LinearNode {
+    /// `x·wᵀ` as `(m, out)`, taken by the forward.
+    xw: Mutex<Option<Tensor>>,
+}
+
+impl LinearNode {
+    fn forward(
+        &self,
+        bias: Option<(&CpuStorage, &Layout)>,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let xw = self
+            .xw
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("linear: poisoned".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("linear: forward ran twice".into()))?;
+        let shape = xw.shape().clone();
+        let out = *shape.dims().last().unwrap_or(&1);
+        let data = with_f32(&xw, "linear product", |y| match bias {
+            None => Ok(y.to_vec()),
+            Some((CpuStorage::F32(b), l)) => {
+                let (a, e) = l
+                    .contiguous_offsets()
+                    .ok_or_else(|| cpu_err("linear bias"))?;
+                let b = &b[a..e];
+                let mut v = Vec::with_capacity(y.len());
+                for row in y.chunks(out.max(1)) {
+                    v.extend(row.iter().zip(b).map(|(y, b)| y + b));
+                }
+                Ok(v)
+            }
+            Some(_) => Err(cpu_err("linear bias")),
+        })??;
+        Ok((CpuStorage::F32(data), shape))
+    }
+
+    /// `(g·w, gᵀ·x)` for `x`: `(…, in)`, `w`: `(out, in)`, `g`: `(…, out)`.
+    fn grads(
+        x: &Tensor,
+        w: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Tensor)> {
+        let (out, inp) = w.dims2()?;
+        let m = g.elem_count() / out.max(1);
+        let g2 = g.detach().contiguous()?.reshape((m, out))?;
+        let gx = if x.track_op() {
+            Some(g2.matmul(&w.detach())?.reshape(x.shape())?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            let x2 = x.detach().contiguous()?.reshape((m, inp))?;
+            Some(g2.t()?.matmul(&x2)?)
+        } else {
+            None
+        };
+        Ok((gx, gw, g2))
+    }
+}
+
+impl CustomOp2 for LinearNode {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.forward(None)
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, _) = Self::grads(x, w, g)?;
+        Ok((gx, gw))
+    }
+}
+
+impl CustomOp3 for LinearNode {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        b: &CpuStorage,
+        lb: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        self.forward(Some((b, lb)))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        b: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let (gx, gw, g2) = Self::grads(x, w, g)?;
+        let gb = if b.track_op() { Some(g2.sum(0)?) } else { None };
+        Ok((gx, gw, gb))
+    }
+}
+
+/// `y = x·wᵀ + b` over the last dimension as one autograd node: `x` `(…, in)`, `w` `(out, in)`
+/// (any strides; its gradient `gᵀ·x` is contiguous `(out, in)`), `b` `(out)`. Gradients are
+/// computed only for tracked arguments (a frozen weight costs no matmul in the backward).
+/// Other devices and dtypes: `x·wᵀ + b` composed.
+pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
+    let (out, inp) = w.dims2()?;
+    let k = x.dim(D::Minus1)?;
+    if k != inp {
+        candle_core::bail!("linear: input width {k} but weight {:?}", w.dims());
+    }
+    let m = x.elem_count() / inp.max(1);
+    let mut out_dims = x.dims().to_vec();
+    if let Some(l) = out_dims.last_mut() {
+        *l = out;
+    }
+    let all: Vec<&Tensor> = [Some(x), Some(w), b].into_iter().flatten().collect();
+    if !cpu_f32(&all) || b.is_some_and(|b| b.dims() != [out]) {
+        let y = x.contiguous()?.reshape((m, inp))?.matmul(&w.t()?)?;
+        let y = match b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        return y.reshape(out_dims);
+    }
+    let xw = x
+        .detach()
+        .contiguous()?
+        .reshape((m, inp))?
+        .matmul(&w.detach().t()?)?
+        .reshape(out_dims)?;
+    let node = LinearNode {
+        xw: Mutex::new(Some(xw)),
+    };
+    match b {
+        Some(b) => x.apply_op3(w, b, node),
+        None => x.apply_op2(w, node),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// token log-probabilities
+
+/// `log_softmax(row)[target]` per row, and its gradient.
+struct TokenLogProbsNode {
+    /// Each row's `log Σ exp`, kept by the forward for the backward.
+    lse: Mutex<Option<Tensor>>,
+}
+
+/// Maximum of a row (16 independent lanes, so that it vectorises); `−∞` for an empty row.
+fn row_max(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = if v > *l { v } else { *l };
+        }
+    }
+    let tail = chunks.remainder().iter().copied();
+    lanes
+        .into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// `log Σ exp(x)` of a row (shifted by the maximum), the sum accumulated in f64.
+fn log_sum_exp(row: &[f32]) -> f32 {
+    let max = row_max(row);
+    if !max.is_finite() {
+        return max;
+    }
+    let sum: f64 = row.iter().map(|&v| (v - max).exp() as f64).sum();
+    max + (sum.ln() as f32)
+}
+
+fn targets_of<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [u32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::U32(t), Some((a, b))) => Ok(&t[a..b]),
+        _ => candle_core::bail!("token_logprobs: targets must be contiguous u32"),
+    }
+}
+
+impl CustomOp2 for TokenLogProbsNode {
+    fn name(&self) -> &'static str {
+        "token-logprobs"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs logits"));
+        };
+        let x = &x[a..b];
+        let v = *l1.dims().last().unwrap_or(&1);
+        let t = targets_of(s2, l2)?;
+        let mut out = vec![0f32; t.len()];
+        let mut lse = vec![0f32; t.len()];
+        out.par_iter_mut()
+            .zip(lse.par_iter_mut())
+            .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
+            .try_for_each(|((o, lse), (row, &tg))| {
+                let tg = tg as usize;
+                if tg >= row.len() {
+                    return Err(candle_core::Error::Msg(format!(
+                        "token_logprobs: target {tg} >= vocabulary {}",
+                        row.len()
+                    )));
+                }
+                *lse = log_sum_exp(row);
+                *o = row[tg] - *lse;
+                Ok(())
+            })?;
+        let n = lse.len();
+        *self
+            .lse
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))? =
+            Some(Tensor::from_vec(lse, n, &candle_core::Device::Cpu)?);
+        Ok((CpuStorage::F32(out), Shape::from(l2.dims())))
+    }
+
+    fn bwd(
+        &self,
+        logits: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        if !logits.track_op() {
+            return Ok((None, None));
+        }
+        let lse = self
+            .lse
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))?
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg("token_logprobs: no forward".into()))?;
+        let gl = logits.detach().apply_op3_no_bwd(
+            targets,
+            &g.detach().contiguous()?,
+            &TokenLogProbsGrad { lse },
+        )?;
+        Ok((Some(gl), None))
+    }
+}
+
+/// `g·(onehot(target) − softmax(row))` per row, with the forward's `log Σ exp`.
+struct TokenLogProbsGrad {
+    lse: Tensor,
+}
+
+impl CustomOp3 for TokenLogProbsGrad {
+    fn name(&self) -> &'static str {
+        "token-logprobs-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs logits"));
+        };
+        let (CpuStorage::F32(g), Some((ga, gb))) = (s3, l3.contiguous_offsets()) else {
+            return Err(cpu_err("token_logprobs gradient"));
+        };
+        let (x, g) = (&x[a..b], &g[ga..gb]);
+        let v = *l1.dims().last().unwrap_or(&1);
+        let t = targets_of(s2, l2)?;
+        let mut out = vec![0f32; x.len()];
+        with_f32(&self.lse, "token_logprobs lse", |lse| {
+            out.par_chunks_mut(v.max(1))
+                .zip(x.par_chunks(v.max(1)).zip(lse.par_iter()))
+                .zip(t.par_iter().zip(g.par_iter()))
+                .for_each(|((o, (row, &lse)), (&tg, &gr))| {
+                    for (o, &xv) in o.iter_mut().zip(row) {
+                        *o = -gr * (xv - lse).exp();
+                    }
+                    if let Some(o) = o.get_mut(tg as usize) {
+                        *o += gr;
+                    }
+                });
+        })?;
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `log_softmax(logits, −1)` gathered at `targets`: logits `(…, V)`, targets `(…)` u32 →
+/// `(…)` f32, as one autograd node (CPU, f32) whose backward is `g·(onehot − softmax)`.
+/// Other devices and dtypes: `log_softmax` + `gather`, in f32 (f64 for f64).
+pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let lead = &logits.dims()[..logits.rank().saturating_sub(1)];
+    if logits.rank() == 0 || targets.dims() != lead {
+        candle_core::bail!(
+            "token_logprobs: logits {:?} and targets {:?} do not match",
+            logits.dims(),
+            targets.dims()
+        );
+    }
+    let targets = targets.to_dtype(DType::U32)?.contiguous()?;
+    if logits.device().is_cpu() && logits.dtype() == DType::F32 {
+        return logits.contiguous()?.apply_op2(
+            &targets,
+            TokenLogProbsNode {
+                lse: Mutex::new(None),
+            },
+        );
+    }
+    let lp = candle_nn::ops::log_softmax(&logits.to_dtype(work_dtype(logits.dtype()))?, D::Minus1)?;
+    lp.gather(&targets.unsqueeze(D::Minus1)?, D::Minus1)?
+        .squeeze(D::Minus1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// RMSNorm
+
+fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    match (s, l.contiguous_offsets()) {
+        (CpuStorage::F32(v), Some((a, b))) => Ok(&v[a..b]),
+        _ => Err(cpu_err(what)),
+    }
+}
+
+/// Rows per parallel task of the row kernels.
+fn row_block(rows: usize) -> usize {
+    rows.div_ceil(4 * rayon::current_num_threads()).max(1)
+}
+
+/// `1/√(mean(x²) + eps)` of a row.
+fn inv_rms(row: &[f32], eps: f32) -> f32 {
+    let ms = row.iter().map(|&v| v * v).sum::<f32>() / row.len().max(1) as f32;
+    1.0 / (ms + eps).sqrt()
+}
+
+/// `x / √(mean(x²) + eps) · w` over the last dimension.
+struct RmsNormNode {
+    eps: f32,
+}
+
+impl CustomOp2 for RmsNormNode {
+    fn name(&self) -> &'static str {
+        "rms-norm"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let x = f32_slice(s1, l1, "rms_norm input")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let d = w.len().max(1);
+        let mut out = vec![0f32; x.len()];
+        out.par_chunks_mut(d)
+            .zip(x.par_chunks(d))
+            .for_each(|(o, row)| {
+                let r = inv_rms(row, self.eps);
+                for ((o, &v), &w) in o.iter_mut().zip(row).zip(w) {
+                    *o = v * r * w;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        let (rows, d) = (x.elem_count() / w.elem_count().max(1), w.elem_count());
+        // (rows + 1, d): the input gradient, then the weight gradient.
+        let both = x.detach().apply_op3_no_bwd(
+            &w.detach(),
+            &g.detach().contiguous()?,
+            &RmsNormGrad { eps: self.eps },
+        )?;
+        let gx = x
+            .track_op()
+            .then(|| both.narrow(0, 0, rows)?.reshape(x.shape()))
+            .transpose()?;
+        let gw = w
+            .track_op()
+            .then(|| both.narrow(0, rows, 1)?.reshape(d))
+            .transpose()?;
+        Ok((gx, gw))
+    }
+}
+
+/// `gx = r·(g·w − x̂·mean(g·w·x̂))`, `gw = Σ_rows g·x̂` with `x̂ = x·r`.
+struct RmsNormGrad {
+    eps: f32,
+}
+
+impl CustomOp3 for RmsNormGrad {
+    fn name(&self) -> &'static str {
+        "rms-norm-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let x = f32_slice(s1, l1, "rms_norm input")?;
+        let w = f32_slice(s2, l2, "rms_norm weight")?;
+        let g = f32_slice(s3, l3, "rms_norm gradient")?;
+        let d = w.len().max(1);
+        let rows = x.len() / d;
+        let mut out = vec![0f32; x.len() + d];
+        let (gx, gw) = out.split_at_mut(x.len());
+        let block = row_block(rows) * d;
+        let partial: Vec<Vec<f32>> = gx
+            .par_chunks_mut(block)
+            .zip(x.par_chunks(block).zip(g.par_chunks(block)))
+            .map(|(gx, (x, g))| {
+                let mut gw = vec![0f32; d];
+                for ((gx, x), g) in gx.chunks_mut(d).zip(x.chunks(d)).zip(g.chunks(d)) {
+                    let r = inv_rms(x, self.eps);
+                    let mut dot = 0f32;
+                    for (((gw, &x), &g), &w) in gw.iter_mut().zip(x).zip(g).zip(w) {
+                        let xh = x * r;
+                        *gw += g * xh;
+                        dot += g * w * xh;
+                    }
+                    let c = dot / d as f32;
+                    for (((gx, &x), &g), &w) in gx.iter_mut().zip(x).zip(g).zip(w) {
+                        *gx = r * (g * w - x * r * c);
+                    }
+                }
+                gw
+            })
+            .collect();
+        for p in partial {
+            for (a, b) in gw.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+        Ok((CpuStorage::F32(out), Shape::from((rows + 1, d))))
+    }
+}
+
+/// The dtype the compositions compute in: f64 stays f64 (gradient checks), the rest uses f32.
+fn work_dtype(dtype: DType) -> DType {
+    if dtype == DType::F64 {
+        DType::F64
+    } else {
+        DType::F32
+    }
+}
+
+/// RMSNorm `x / √(mean(x²) + eps) · w` over the last dimension (`w`: `(d)`) as one autograd
+/// node (CPU, f32); other devices and dtypes: the composition, in f32 (f64 for f64).
+pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
+    if cpu_f32(&[x, w]) && w.rank() == 1 && x.dim(D::Minus1)? == w.dim(0)? {
+        return x
+            .contiguous()?
+            .apply_op2(&w.contiguous()?, RmsNormNode { eps: eps as f32 });
+    }
+    let dtype = x.dtype();
+    let work = work_dtype(dtype);
+    let xf = x.to_dtype(work)?;
+    let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
+    xf.broadcast_div(&(ms + eps)?.sqrt()?)?
+        .broadcast_mul(&w.to_dtype(work)?)?
+        .to_dtype(dtype)
+}
+
+// ---------------------------------------------------------------------------------------------
+// attention probabilities
+
+/// `softmax(scores·scale + mask)` per row; scores `(B, n, G·T, Tk)`, mask `(B, T, Tk)`.
+struct MaskedSoftmaxNode {
+    scale: f32,
+    /// `T`: rows of one mask per (batch, head, group).
+    t: usize,
+    /// `n·G·T`: rows per batch entry.
+    rows_per_batch: usize,
+}
+
+impl CustomOp2 for MaskedSoftmaxNode {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let s = f32_slice(s1, l1, "attention scores")?;
+        let m = f32_slice(s2, l2, "attention mask")?;
+        let tk = *l1.dims().last().unwrap_or(&1);
+        let mut out = vec![0f32; s.len()];
+        out.par_chunks_mut(tk.max(1))
+            .zip(s.par_chunks(tk.max(1)))
+            .enumerate()
+            .for_each(|(r, (o, row))| {
+                let (b, t) = (r / self.rows_per_batch, r % self.t);
+                let mrow = &m[(b * self.t + t) * tk..(b * self.t + t + 1) * tk];
+                for ((o, &v), &mv) in o.iter_mut().zip(row).zip(mrow) {
+                    *o = v * self.scale + mv;
+                }
+                let max = row_max(o);
+                let mut sum = 0f32;
+                for o in o.iter_mut() {
+                    // exp(z) rounds to 0 below −104; masked entries (≈ f32::MIN) skip libm's
+                    // slow underflow path.
+                    let z = *o - max;
+                    *o = if z < -104.0 { 0.0 } else { z.exp() };
+                    sum += *o;
+                }
+                for o in o.iter_mut() {
+                    *o /= sum;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        scores: &Tensor,
+        _mask: &Tensor,
+        res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        if !scores.track_op() {
+            return Ok((None, None));
+        }
+        let gs = res.detach().apply_op2_no_bwd(
+            &g.detach().contiguous()?,
+            &SoftmaxGrad { scale: self.scale },
+        )?;
+        Ok((Some(gs), None))
+    }
+}
+
+/// `scale · y·(g − Σ g·y)` per row, from the softmax output `y`.
+struct SoftmaxGrad {
+    scale: f32,
+}
+
+impl CustomOp2 for SoftmaxGrad {
+    fn name(&self) -> &'static str {
+        "softmax-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let y = f32_slice(s1, l1, "softmax output")?;
+        let g = f32_slice(s2, l2, "softmax gradient")?;
+        let tk = *l1.dims().last().unwrap_or(&1);
+        let mut out = vec![0f32; y.len()];
+        out.par_chunks_mut(tk.max(1))
+            .zip(y.par_chunks(tk.max(1)).zip(g.par_chunks(tk.max(1))))
+            .for_each(|(o, (y, g))| {
+                let dot: f32 = y.iter().zip(g).map(|(y, g)| y * g).sum();
+                for ((o, &y), &g) in o.iter_mut().zip(y).zip(g) {
+                    *o = self.scale * y * (g - dot);
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// `softmax(scores·scale + mask)` over the last dimension with the additive mask shared by the
+/// `groups` query heads of each key/value head: scores `(B, n_kv, groups·T, Tk)`, mask
+/// `(B, 1, T, Tk)`. One autograd node on CPU for f32 (the mask gets no gradient); otherwise the
+/// composition (`affine`, `broadcast_add`, `softmax`).
+pub fn masked_softmax(
+    scores: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+) -> candle_core::Result<Tensor> {
+    let (b, n, gt, tk) = scores.dims4()?;
+    let t = gt / groups.max(1);
+    if cpu_f32(&[scores, mask]) && mask.dims() == [b, 1, t, tk] && t * groups == gt {
+        return scores.contiguous()?.apply_op2(
+            &mask.contiguous()?,
+            MaskedSoftmaxNode {
+                scale: scale as f32,
+                t,
+                rows_per_batch: n * gt,
+            },
+        );
+    }
+    let att = (scores * scale)?
+        .reshape((b, n, groups, t, tk))?
+        .broadcast_add(&mask.unsqueeze(1)?)?
+        .reshape((b, n, gt, tk))?;
+    candle_nn::ops::softmax(&att, D::Minus1)
+}
+
+// ---------------------------------------------------------------------------------------------
+// SwiGLU
+
+/// `silu(gate) · up`.
+struct SwiGluNode;
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+impl CustomOp2 for SwiGluNode {
+    fn name(&self) -> &'static str {
+        "swiglu"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let gate = f32_slice(s1, l1, "swiglu gate")?;
+        let up = f32_slice(s2, l2, "swiglu up")?;
+        let mut out = vec![0f32; gate.len()];
+        out.par_chunks_mut(1 << 14)
+            .zip(gate.par_chunks(1 << 14).zip(up.par_chunks(1 << 14)))
+            .for_each(|(o, (g, u))| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(g) * u;
+                }
+            });
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        gate: &Tensor,
+        up: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>)> {
+        // (2, n): the gate gradient, then the up gradient.
+        let both =
+            gate.detach()
+                .apply_op3_no_bwd(&up.detach(), &g.detach().contiguous()?, &SwiGluGrad)?;
+        let gg = gate
+            .track_op()
+            .then(|| both.get(0)?.reshape(gate.shape()))
+            .transpose()?;
+        let gu = up
+            .track_op()
+            .then(|| both.get(1)?.reshape(up.shape()))
+            .transpose()?;
+        Ok((gg, gu))
+    }
+}
+
+/// `d gate = g·u·σ(x)(1 + x(1 − σ(x)))`, `d up = g·x·σ(x)`.
+struct SwiGluGrad;
+
+impl CustomOp3 for SwiGluGrad {
+    fn name(&self) -> &'static str {
+        "swiglu-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let gate = f32_slice(s1, l1, "swiglu gate")?;
+        let up = f32_slice(s2, l2, "swiglu up")?;
+        let g = f32_slice(s3, l3, "swiglu gradient")?;
+        let n = gate.len();
+        let mut out = vec![0f32; 2 * n];
+        let (dg, du) = out.split_at_mut(n);
+        const C: usize = 1 << 14;
+        dg.par_chunks_mut(C)
+            .zip(du.par_chunks_mut(C))
+            .zip(
+                gate.par_chunks(C)
+                    .zip(up.par_chunks(C))
+                    .zip(g.par_chunks(C)),
+            )
+            .for_each(|((dg, du), ((x, u), g))| {
+                for ((((dg, du), &x), &u), &g) in
+                    dg.iter_mut().zip(du.iter_mut()).zip(x).zip(u).zip(g)
+                {
+                    let s = sigmoid(x);
+                    *dg = g * u * s * (1.0 + x * (1.0 - s));
+                    *du = g * x * s;
+                }
+            });
+        Ok((CpuStorage::F32(out), Shape::from((2, n))))
+    }
+}
+
+/// SwiGLU `silu(gate) · up` (same shapes) as one autograd node (CPU, f32, some input tracked);
+/// otherwise the composition.
+pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
+    if cpu_f32(&[gate, up]) && gate.dims() == up.dims() && (gate.track_op() || up.track_op()) {
+        return gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGluNode);
+    }
+    gate.silu()? * up
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{Device, Var};
+
+    fn randn(shape: &[usize], seed: u64) -> Tensor {
+        let mut rng = crate::generate::Rng::new(seed);
+        let n: usize = shape.iter().product();
+        let v: Vec<f32> = (0..n).map(|_| (rng.uniform() * 4.0 - 2.0) as f32).collect();
+        Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
+    }
+
+    fn max_rel(a: &Tensor, b: &Tensor) -> f32 {
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let s = b
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        d / s.max(1e-6)
+    }
+
+    /// Values and gradients equal those of the composed ops (f64 reference) for every
+    /// combination of tracked arguments.
+    #[test]
+    fn linear_matches_composition() {
+        for (bias, train_w, train_x) in [
+            (true, true, true),
+            (false, true, true),
+            (true, false, true),
+            (false, true, false),
+        ] {
+            let x = Var::from_tensor(&randn(&[2, 5, 7], 1)).unwrap();
+            let w = Var::from_tensor(&randn(&[3, 7], 2)).unwrap();
+            let b = Var::from_tensor(&randn(&[3], 3)).unwrap();
+            let up = randn(&[2, 5, 3], 4);
+            let xt = if train_x {
+                x.as_tensor().clone()
+            } else {
+                x.as_tensor().detach()
+            };
+            let wt = if train_w {
+                w.as_tensor().clone()
+            } else {
+                w.as_tensor().detach()
+            };
+            let bt = b.as_tensor().clone();
+            let y = linear(&xt, &wt, bias.then_some(&bt)).unwrap();
+            let grads = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+            // Reference in f64 with plain ops.
+            let f = |t: &Tensor| t.detach().to_dtype(DType::F64).unwrap();
+            let (x64, w64, b64) = (
+                Var::from_tensor(&f(&x)).unwrap(),
+                Var::from_tensor(&f(&w)).unwrap(),
+                Var::from_tensor(&f(&b)).unwrap(),
+            );
+            let mut y64 = x64.broadcast_matmul(&w64.t().unwrap()).unwrap();
+            if bias {
+                y64 = y64.broadcast_add(&b64).unwrap();
+            }
+            let g64 = (&y64 * &f(&up))
+                .unwrap()
+                .sum_all()
+                .unwrap()
+                .backward()
+                .unwrap();
+            let c = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+            assert!(max_rel(&y, &c(&y64)) < 1e-6);
+            let pairs = [
+                (train_x, grads.get(&x), g64.get(&x64)),
+                (train_w, grads.get(&w), g64.get(&w64)),
+                (bias, grads.get(&b), g64.get(&b64)),
+            ];
+            for (i, (want, got, reference)) in pairs.into_iter().enumerate() {
+                match (want, got) {
+                    (true, Some(g)) => {
+                        assert!(max_rel(g, &c(reference.unwrap())) < 1e-5, "arg {i}")
+                    }
+                    (false, None) => {}
+                    (w, g) => panic!(
+                        "arg {i}: wanted gradient {w}, got {:?}",
+                        g.map(|g| g.dims().to_vec())
+                    ),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn token_logprobs_matches_log_softmax_gather() {
+        let logits = Var::from_tensor(&(randn(&[2, 3, 50], 5) * 3.0).unwrap()).unwrap();
+        let targets = Tensor::new(&[[0u32, 49, 7], [3, 3, 20]], &Device::Cpu).unwrap();
+        let up = randn(&[2, 3], 6);
+        let lp = token_logprobs(&logits, &targets).unwrap();
+        let grads = (&lp * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let l64 = Var::from_tensor(&logits.to_dtype(DType::F64).unwrap()).unwrap();
+        let ref_lp = candle_nn::ops::log_softmax(&l64, D::Minus1)
+            .unwrap()
+            .gather(&targets.unsqueeze(2).unwrap(), 2)
+            .unwrap()
+            .squeeze(2)
+            .unwrap();
+        let g64 = (&ref_lp * &up.to_dtype(DType::F64).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(max_rel(&lp, &ref_lp.to_dtype(DType::F32).unwrap()) < 1e-6);
+        let g = grads.get(&logits).unwrap();
+        let r = g64.get(&l64).unwrap().to_dtype(DType::F32).unwrap();
+        assert!(max_rel(g, &r) < 1e-5, "{}", max_rel(g, &r));
+        // Out-of-range targets are errors, not panics.
+        let bad = Tensor::new(&[[0u32, 50, 7], [3, 3, 20]], &Device::Cpu).unwrap();
+        assert!(token_logprobs(&logits, &bad).is_err());
+    }
+    /// f32 custom op vs the f64 composition: value and gradients of every input.
+    fn check_vs_f64(
+        name: &str,
+        inputs: &[Tensor],
+        ours: impl Fn(&[Tensor]) -> Tensor,
+        reference: impl Fn(&[Tensor]) -> Tensor,
+        tracked: &[bool],
+    ) {
+        let vars: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(t).unwrap())
+            .collect();
+        let args: Vec<Tensor> = vars
+            .iter()
+            .zip(tracked)
+            .map(|(v, &tr)| {
+                if tr {
+                    v.as_tensor().clone()
+                } else {
+                    v.as_tensor().detach()
+                }
+            })
+            .collect();
+        let y = ours(&args);
+        let up = randn(y.dims(), 99);
+        let grads = (&y * &up).unwrap().sum_all().unwrap().backward().unwrap();
+        let vars64: Vec<Var> = inputs
+            .iter()
+            .map(|t| Var::from_tensor(&t.to_dtype(DType::F64).unwrap()).unwrap())
+            .collect();
+        let args64: Vec<Tensor> = vars64.iter().map(|v| v.as_tensor().clone()).collect();
+        let y64 = reference(&args64);
+        let g64 = (&y64 * &up.to_dtype(DType::F64).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let c = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        assert!(
+            max_rel(&y, &c(&y64)) < 1e-5,
+            "{name}: value {}",
+            max_rel(&y, &c(&y64))
+        );
+        for (i, (v, v64)) in vars.iter().zip(&vars64).enumerate() {
+            match (tracked[i], grads.get(v)) {
+                (true, Some(g)) => {
+                    let r = c(g64.get(v64).unwrap());
+                    assert!(
+                        max_rel(g, &r) < 1e-5,
+                        "{name}: grad {i}: {}",
+                        max_rel(g, &r)
+                    );
+                }
+                (false, None) => {}
+                (t, g) => panic!("{name}: input {i} tracked {t}, gradient {:?}", g.is_some()),
+            }
+        }
+    }
+
+    #[test]
+    fn rms_norm_matches_composition() {
+        let x = randn(&[3, 4, 16], 10);
+        let w = (randn(&[16], 11) + 1.0).unwrap();
+        let reference = |a: &[Tensor]| {
+            let ms = a[0].sqr().unwrap().mean_keepdim(D::Minus1).unwrap();
+            a[0].broadcast_div(&(ms + 1e-6).unwrap().sqrt().unwrap())
+                .unwrap()
+                .broadcast_mul(&a[1])
+                .unwrap()
+        };
+        for tracked in [[true, true], [true, false], [false, true]] {
+            check_vs_f64(
+                "rms_norm",
+                &[x.clone(), w.clone()],
+                |a| rms_norm(&a[0], &a[1], 1e-6).unwrap(),
+                reference,
+                &tracked,
+            );
+        }
+    }
+
+    #[test]
+    fn masked_softmax_matches_composition() {
+        // B 2, n_kv 2, groups 3, T 4, Tk 4; a causal mask with one padded key in batch 1.
+        let (b, n, g, t) = (2usize, 2usize, 3usize, 4usize);
+        let scores = randn(&[b, n, g * t, t], 12);
+        let mut m = vec![0f32; b * t * t];
+        for bb in 0..b {
+            for i in 0..t {
+                for j in 0..t {
+                    if j > i || (bb == 1 && j == 0) {
+                        m[(bb * t + i) * t + j] = f32::MIN;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(m, (b, 1, t, t), &Device::Cpu).unwrap();
+        let scale = 0.35;
+        let ours = |a: &[Tensor]| masked_softmax(&a[0], &mask, scale, g).unwrap();
+        let mask64 = mask.to_dtype(DType::F64).unwrap();
+        let reference = |a: &[Tensor]| {
+            let att = (&a[0] * scale)
+                .unwrap()
+                .reshape((b, n, g, t, t))
+                .unwrap()
+                .broadcast_add(&mask64.unsqueeze(1).unwrap())
+                .unwrap()
+                .reshape((b, n, g * t, t))
+                .unwrap();
+            candle_nn::ops::softmax(&att, D::Minus1).unwrap()
+        };
+        check_vs_f64("masked_softmax", &[scores], ours, reference, &[true]);
+    }
+
+    #[test]
+    fn swiglu_matches_composition() {
+        let gate = (randn(&[4, 33], 13) * 3.0).unwrap();
+        let up = randn(&[4, 33], 14);
+        let reference = |a: &[Tensor]| (a[0].silu().unwrap() * &a[1]).unwrap();
+        for tracked in [[true, true], [true, false], [false, true]] {
+            check_vs_f64(
+                "swiglu",
+                &[gate.clone(), up.clone()],
+                |a| swiglu(&a[0], &a[1]).unwrap(),
+                reference,
+                &tracked,
+            );
+        }
+    }
+}

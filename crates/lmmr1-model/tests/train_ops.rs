@@ -1,0 +1,115 @@
+//! The custom-gradient training ops (`train_ops::{linear, token_logprobs, rms_norm,
+//! masked_softmax, swiglu}`) inside the whole tiny model: the f32 gradients of every variable,
+//! text and image inputs, equal the gradients of the same model run in f64, where those ops
+//! fall back to plain candle compositions (the path the finite-difference checks cover).
+
+mod train_support;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use lmmr1_model::generate::Rng;
+use lmmr1_model::model::Inputs;
+use lmmr1_model::{Config, OpsMode, Qwen25VL};
+use train_support::*;
+
+fn inputs() -> Inputs {
+    // Row 0: text, image (grid 1×4×4 → 4 tokens), text; row 1: left padding, text only.
+    let (img, vs, ve, pad) = (1000u32, 1002, 1003, 1005);
+    let row0 = [11, vs, img, img, img, img, ve, 17, 300, 42, 7];
+    let row1 = [pad, pad, pad, 5, 9, 801, 3, 64, 2, 99, 8];
+    let ids: Vec<u32> = row0.iter().chain(&row1).copied().collect();
+    let att: Vec<u32> = ids.iter().map(|&t| (t != pad) as u32).collect();
+    let mut rng = Rng::new(3);
+    let pv: Vec<f32> = (0..16 * 1176).map(|_| rng.uniform() as f32 - 0.5).collect();
+    let pv = Tensor::from_vec(pv, (16, 1176), &Device::Cpu).unwrap();
+    Inputs::new(2, ids, att, Some(pv), vec![[1, 4, 4]]).unwrap()
+}
+
+/// Weights on the targets: real, varied (a policy-gradient-like loss).
+fn weights(inp: &Inputs, dtype: DType) -> Tensor {
+    let t = inp.seq_len - 1;
+    let w: Vec<f32> = (0..inp.batch * t)
+        .map(|i| {
+            let (b, j) = (i / t, i % t);
+            let real = inp.attention_mask[b * inp.seq_len + j + 1] as f32;
+            real * ((i % 5) as f32 - 1.5)
+        })
+        .collect();
+    Tensor::from_vec(w, (inp.batch, t), &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+#[test]
+fn custom_op_gradients_equal_f64_composed_gradients() {
+    for name in ["tiny", "tiny_tied"] {
+        let inp = inputs();
+        // f32: the custom ops.
+        let (_, varmap32, m32) = trainable(name);
+        let lp = m32.token_logprobs(&inp).unwrap();
+        let loss = (lp * weights(&inp, DType::F32)).unwrap().sum_all().unwrap();
+        let g32 = loss.backward().unwrap();
+
+        // f64: plain compositions.
+        let cfg = Config::from_file(fixtures().join(name).join("config.json")).unwrap();
+        let varmap64 = VarMap::new();
+        let mut m64 = Qwen25VL::new(
+            &cfg,
+            VarBuilder::from_varmap(&varmap64, DType::F64, &Device::Cpu),
+        )
+        .unwrap();
+        m64.mode = OpsMode::Differentiable;
+        let src: std::collections::HashMap<String, Tensor> = named_vars(&varmap32)
+            .into_iter()
+            .map(|(n, v)| (n, v.as_tensor().detach()))
+            .collect();
+        for (n, v) in named_vars(&varmap64) {
+            v.set(&src[&n].to_dtype(DType::F64).unwrap()).unwrap();
+        }
+        let logits = m64.forward(&inp).unwrap();
+        let t = inp.seq_len - 1;
+        let lsm = candle_nn::ops::log_softmax(&logits.narrow(1, 0, t).unwrap(), 2).unwrap();
+        let targets: Vec<u32> = inp
+            .input_ids
+            .chunks(inp.seq_len)
+            .flat_map(|r| r[1..].to_vec())
+            .collect();
+        let targets = Tensor::from_vec(targets, (inp.batch, t, 1), &Device::Cpu).unwrap();
+        let lp64 = lsm.gather(&targets, 2).unwrap().squeeze(2).unwrap();
+        let loss64 = (lp64 * weights(&inp, DType::F64))
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let g64 = loss64.backward().unwrap();
+
+        let mut worst = (0f32, String::new());
+        let vars32 = named_vars(&varmap32);
+        for ((n, v32), (_, v64)) in vars32.iter().zip(named_vars(&varmap64)) {
+            let a = g32
+                .get(v32.as_tensor())
+                .unwrap_or_else(|| panic!("{name}: no f32 grad for {n}"));
+            let b = g64
+                .get(v64.as_tensor())
+                .unwrap_or_else(|| panic!("{name}: no f64 grad for {n}"));
+            let b = b.to_dtype(DType::F32).unwrap();
+            let scale = max_abs_diff(&b, &b.zeros_like().unwrap());
+            assert!(scale > 0.0, "{name}: zero gradient for {n}");
+            let rel = max_abs_diff(a, &b) / scale;
+            if rel > worst.0 {
+                worst = (rel, n.clone());
+            }
+        }
+        assert!(
+            worst.0 <= 1e-4,
+            "{name}: worst relative gradient error {} at {}",
+            worst.0,
+            worst.1
+        );
+        assert_eq!(
+            vars32.len(),
+            lmmr1_model::weights::expected_tensors(&cfg).len(),
+            "{name}"
+        );
+    }
+}
