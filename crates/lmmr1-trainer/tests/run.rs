@@ -172,3 +172,37 @@ fn every_estimator_runs_end_to_end() {
         }
     }
 }
+
+#[test]
+fn a_hugging_face_model_directory_trains() {
+    // The committed tiny transformers checkpoint of lmmr1-model plus its tokenizer fixture form a
+    // Hugging Face directory; `model.dir` trains it without a warm start (the CPU smoke test of
+    // `--model`).
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../lmmr1-model/tests/fixtures");
+    let model = tempfile::tempdir().unwrap();
+    for (from, to) in [
+        ("tiny/config.json", "config.json"),
+        ("tiny/model.safetensors", "model.safetensors"),
+        ("tokenizer/tokenizer.json", "tokenizer.json"),
+    ] {
+        std::fs::copy(fixtures.join(from), model.path().join(to)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model_dir = format!("model.dir={:?}", model.path().display().to_string());
+    let cfg = small(&[&model_dir, "train.steps=1", "train.eval_prompts=4"]);
+    let s = run(&cfg, &opts(dir.path())).unwrap();
+    assert_eq!(s.model, model.path().display().to_string());
+    assert_eq!(s.warm_start_s, 0.0, "no warm start for a model directory");
+    assert!(dir.path().join("final/model.safetensors").exists());
+    assert!(
+        !dir.path().join("base").exists(),
+        "the directory itself is the base"
+    );
+    // The exported weights load back as a model.
+    lmmr1_model::Qwen25VL::load(
+        dir.path().join("final"),
+        candle_core::DType::F32,
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+}
