@@ -17,4 +17,6 @@ pub use lmmr1_algos as algos;
 pub use lmmr1_rewards as rewards;
 
 pub use lmmr1_model as model;
+pub use lmmr1_rollout as rollout;
 pub use lmmr1_tasks as tasks;
+pub use lmmr1_trainer as trainer;

@@ -29,6 +29,9 @@ pub struct SamplingParams {
     pub stop_tokens: Vec<u32>,
     /// Fed to rows that have stopped while others continue.
     pub pad_token: u32,
+    /// Tokens never sampled (transformers' `suppress_tokens`), e.g. `<|image_pad|>`, which a
+    /// response must not contain because it would need an image.
+    pub suppress_tokens: Vec<u32>,
 }
 
 impl Default for SamplingParams {
@@ -41,6 +44,7 @@ impl Default for SamplingParams {
             max_new_tokens: 16,
             stop_tokens: Vec::new(),
             pad_token: 0,
+            suppress_tokens: Vec::new(),
         }
     }
 }
@@ -91,8 +95,21 @@ fn logprob(row: &[f32], tok: usize) -> f32 {
     row[tok] - m - z.ln()
 }
 
-/// Picks a token from one row of logits.
+/// Picks a token from one row of logits (never one of `p.suppress_tokens`).
 pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
+    let suppressed;
+    let logits = if p.suppress_tokens.is_empty() {
+        logits
+    } else {
+        let mut l = logits.to_vec();
+        for &t in &p.suppress_tokens {
+            if let Some(v) = l.get_mut(t as usize) {
+                *v = f32::NEG_INFINITY;
+            }
+        }
+        suppressed = l;
+        &suppressed[..]
+    };
     let argmax = || {
         let mut best = 0;
         for (i, &v) in logits.iter().enumerate() {

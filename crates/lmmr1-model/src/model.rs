@@ -121,7 +121,8 @@ pub struct DecoderInputs {
 }
 
 /// Random weights under their hub names: norm weights 1, biases 0, matrices `N(0, 1/fan_in)`,
-/// embeddings `N(0, 1)`; deterministic in `seed`.
+/// embeddings `N(0, 1)`, or `N(0, 1/hidden)` when tied to the LM head (so that the initial logits
+/// are O(1) and the initial loss is about `ln(vocab)`); deterministic in `seed`.
 pub fn random_weights(
     cfg: &Config,
     seed: u64,
@@ -138,7 +139,11 @@ pub fn random_weights(
         } else {
             let fan_in: usize = shape[1..].iter().product();
             let std = if name.contains("embed_tokens") {
-                1.0
+                if cfg.tie_word_embeddings {
+                    1.0 / (cfg.hidden_size as f32).sqrt()
+                } else {
+                    1.0
+                }
             } else {
                 1.0 / (fan_in as f32).sqrt()
             };

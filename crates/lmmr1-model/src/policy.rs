@@ -26,12 +26,23 @@ use crate::weights;
 pub struct PolicyOptions {
     /// Name prefixes of frozen parameters, on `.` boundaries (`"visual"` freezes
     /// `visual.blocks.0.attn.qkv.weight`; `"model.layers.1"` does not freeze `model.layers.10.*`).
-    /// A prefix that matches no parameter is an error.
+    /// `"*"` freezes every parameter (a reference model). A prefix that matches no parameter is
+    /// an error.
     pub freeze: Vec<String>,
     /// Per-layer activation recomputation: the decoder layers run without a graph, keeping only
     /// their inputs, and each is recomputed during the backward pass. Same gradients, less
     /// activation memory for long sequences, about one more forward of compute.
     pub recompute: bool,
+}
+
+impl PolicyOptions {
+    /// Every parameter frozen, no recomputation: a reference model.
+    pub fn frozen() -> Self {
+        Self {
+            freeze: vec!["*".into()],
+            recompute: false,
+        }
+    }
 }
 
 /// Teacher-forced log-probabilities of the tokens from position `start` on.
@@ -75,6 +86,9 @@ pub(crate) fn work_dtype(dtype: DType) -> DType {
 
 /// Whether `name` lies under `prefix` on a `.` boundary (a trailing `.` in `prefix` is ignored).
 pub(crate) fn under_prefix(name: &str, prefix: &str) -> bool {
+    if prefix == "*" {
+        return true;
+    }
     let p = prefix.trim_end_matches('.');
     !p.is_empty()
         && (name == p

@@ -135,6 +135,15 @@ impl Tokenizer {
         Ok(Self { inner })
     }
 
+    /// Parses the contents of a `tokenizer.json`.
+    pub fn from_json_str(json: &str) -> Result<Self> {
+        let inner: tokenizers::Tokenizer = json.parse().map_err(|e| Error::Json {
+            path: "<tokenizer.json string>".into(),
+            msg: format!("{e}"),
+        })?;
+        Ok(Self { inner })
+    }
+
     /// Ids of `text`; special tokens written in the text (`<|im_start|>` …) become their ids.
     pub fn encode(&self, text: &str) -> Result<Vec<u32>> {
         Ok(self

@@ -48,6 +48,7 @@ fn chat_with_an_image_generates() {
         max_new_tokens: 10,
         stop_tokens: vec![1004],
         pad_token: 1005,
+        suppress_tokens: Vec::new(),
     };
     let out = generate(&m, &inp, &p).unwrap();
     for r in 0..2 {

@@ -100,6 +100,7 @@ fn sampling_is_seeded_and_stops() {
         max_new_tokens: 12,
         stop_tokens: vec![],
         pad_token: 1005,
+        suppress_tokens: vec![],
     };
     let a = generate(&m, &inp, &p).unwrap();
     let b = generate(&m, &inp, &p).unwrap();
@@ -159,6 +160,21 @@ fn top_k_one_is_greedy_and_top_p_keeps_the_mode() {
         .map(|_| sample_row(&logits, &p, &mut rng))
         .collect();
     assert_eq!(seen, [1, 3].into_iter().collect());
+    // Suppressed tokens are never picked, greedy or sampled; the others keep their odds.
+    let p = SamplingParams {
+        temperature: 5.0,
+        suppress_tokens: vec![1, 3],
+        ..Default::default()
+    };
+    let seen: std::collections::BTreeSet<u32> = (0..200)
+        .map(|_| sample_row(&logits, &p, &mut rng))
+        .collect();
+    assert_eq!(seen, [0, 2].into_iter().collect());
+    let greedy = SamplingParams {
+        suppress_tokens: vec![1],
+        ..Default::default()
+    };
+    assert_eq!(sample_row(&logits, &greedy, &mut rng), 3);
 }
 
 #[test]

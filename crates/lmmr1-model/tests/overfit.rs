@@ -5,9 +5,8 @@
 mod common;
 
 use candle_core::{DType, Device};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use common::*;
-use lmmr1_model::{sft_loss, Policy, PolicyOptions};
+use lmmr1_model::{sft_loss, AdamW, AdamWConfig, Policy, PolicyOptions};
 
 #[test]
 fn sft_memorises_a_small_batch() {
@@ -21,13 +20,11 @@ fn sft_memorises_a_small_batch() {
     let inp = inputs("image_batch");
     let start = 8; // row 0's prompt holds the image; the last 7 tokens are the "response"
     let mask = response_mask(&inp, start);
-    let vars = p.trainable_vars().into_iter().map(|(_, v)| v).collect();
     let mut opt = AdamW::new(
-        vars,
-        ParamsAdamW {
+        p.trainable_vars(),
+        AdamWConfig {
             lr: 3e-3,
-            weight_decay: 0.0,
-            ..ParamsAdamW::default()
+            ..AdamWConfig::default()
         },
     )
     .unwrap();
@@ -37,7 +34,7 @@ fn sft_memorises_a_small_batch() {
             .forward_backward(&inp, start, false, |lp| sft_loss(lp, &mask))
             .unwrap();
         losses.push(loss.to_scalar::<f32>().unwrap());
-        opt.step(&grads).unwrap();
+        opt.step(&grads, 3e-3).unwrap();
     }
     let (first, last) = (losses[0], *losses.last().unwrap());
     eprintln!("sft loss {first:.4} -> {last:.6} ({:.0}x)", first / last);

@@ -1,0 +1,138 @@
+//! Sampling `n` responses per prompt with the rollout copy of the policy, then scoring them.
+
+use std::sync::Arc;
+
+use candle_core::Tensor;
+use lmmr1_model::generate::{generate, SamplingParams};
+use lmmr1_model::model::{Inputs, Qwen25VL};
+use lmmr1_rewards::Score;
+use lmmr1_tasks::Sample;
+
+use crate::experience::{Experience, Row};
+use crate::prompt::{EncodedPrompt, PromptEncoder};
+use crate::{Error, Result};
+
+/// Rollout settings (LMM-R1 / OpenRLHF names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RolloutConfig {
+    /// Responses per prompt (`n_samples_per_prompt`).
+    pub n_samples_per_prompt: usize,
+    /// Generation budget (`generate_max_len`).
+    pub max_new_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    pub temperature: f64,
+    /// Nucleus mass.
+    pub top_p: f64,
+    /// Top-k (0 = off).
+    pub top_k: usize,
+    /// Sequences generated together (`micro_rollout_batch_size`).
+    pub generation_batch: usize,
+    /// Tokens that end a response.
+    pub stop_tokens: Vec<u32>,
+    /// Id used for padding.
+    pub pad_token: u32,
+    /// Tokens never sampled (the vision placeholders: a response holding `<|image_pad|>` would
+    /// need an image).
+    pub suppress_tokens: Vec<u32>,
+}
+
+/// Generates `cfg.n_samples_per_prompt` responses for each sample (group-major rows) and scores
+/// each with `reward(sample, response_text)`. `progress(done, total)` is called after each
+/// generation chunk.
+pub fn rollout(
+    model: &Qwen25VL,
+    encoder: &PromptEncoder,
+    samples: &[Sample],
+    cfg: &RolloutConfig,
+    seed: u64,
+    reward: &(dyn Fn(&Sample, &str) -> Score + Sync),
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Experience> {
+    let n = cfg.n_samples_per_prompt;
+    if n == 0 || cfg.generation_batch == 0 {
+        return Err(Error::Input(
+            "n_samples_per_prompt and generation_batch must be ≥ 1".into(),
+        ));
+    }
+    let prompts: Vec<(Arc<Vec<u32>>, EncodedPrompt)> = samples
+        .iter()
+        .map(|s| {
+            let e = encoder.encode(s)?;
+            Ok((Arc::new(e.ids.clone()), e))
+        })
+        .collect::<Result<_>>()?;
+    let total = samples.len() * n;
+    let order: Vec<usize> = (0..total).map(|r| r / n).collect();
+    let mut rows = Vec::with_capacity(total);
+    for (chunk_idx, chunk) in order.chunks(cfg.generation_batch).enumerate() {
+        let width = chunk.iter().map(|&g| prompts[g].0.len()).max().unwrap_or(0);
+        let mut ids = Vec::with_capacity(chunk.len() * width);
+        let mut mask = Vec::with_capacity(chunk.len() * width);
+        let mut pixels = Vec::new();
+        let mut grids = Vec::new();
+        for &g in chunk {
+            let (p, enc) = &prompts[g];
+            let lp = width - p.len();
+            ids.extend(std::iter::repeat_n(cfg.pad_token, lp));
+            mask.extend(std::iter::repeat_n(0u32, lp));
+            ids.extend_from_slice(p);
+            mask.extend(std::iter::repeat_n(1u32, p.len()));
+            if let Some(pv) = &enc.pixel_values {
+                pixels.push(pv.clone());
+                grids.extend_from_slice(&enc.grids);
+            }
+        }
+        let pixel_values = if pixels.is_empty() {
+            None
+        } else {
+            Some(Tensor::cat(&pixels, 0)?)
+        };
+        let inputs = Inputs::new(chunk.len(), ids, mask, pixel_values, grids)?;
+        let params = SamplingParams {
+            temperature: cfg.temperature,
+            top_p: cfg.top_p,
+            top_k: cfg.top_k,
+            seed: seed
+                .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                .wrapping_add(chunk_idx as u64),
+            max_new_tokens: cfg.max_new_tokens,
+            stop_tokens: cfg.stop_tokens.clone(),
+            pad_token: cfg.pad_token,
+            suppress_tokens: cfg.suppress_tokens.clone(),
+        };
+        let gen = generate(model, &inputs, &params)?;
+        for (k, &g) in chunk.iter().enumerate() {
+            let response = gen.tokens[k].clone();
+            let text = encoder.tokenizer.decode(&response, false)?;
+            let score = reward(&samples[g], &text);
+            let (p, enc) = &prompts[g];
+            rows.push(Row {
+                group: g,
+                prompt: p.clone(),
+                images: enc.pixel_values.clone().map(|pv| (pv, enc.grids.clone())),
+                response,
+                text,
+                stopped: gen.stopped[k],
+                sampler_logp: gen.logprobs[k].clone(),
+                reward: score.total,
+                components: score
+                    .components
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), *v))
+                    .collect(),
+                old_logp: Vec::new(),
+                ref_logp: Vec::new(),
+                values: Vec::new(),
+                advantages: Vec::new(),
+                returns: Vec::new(),
+            });
+        }
+        progress(rows.len(), total);
+    }
+    // An empty response has no token to carry the reward: give it the stop token's slot by
+    // construction (generation always emits ≥ 1 token when max_new_tokens ≥ 1).
+    if rows.iter().any(|r| r.response.is_empty()) {
+        return Err(Error::Input("max_new_tokens must be ≥ 1".into()));
+    }
+    Ok(Experience { n, rows })
+}

@@ -1,0 +1,548 @@
+//! The run configuration: one TOML file with a section per concern, every key defaulted, unknown
+//! keys rejected, `--set section.key=value` overrides, and validation errors that name the key.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// The whole configuration (sections as in `configs/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The policy.
+    pub model: ModelConfig,
+    /// Supervised warm start (used by the embedded default policy).
+    pub warm_start: WarmStartConfig,
+    /// Training and held-out data.
+    pub data: DataConfig,
+    /// Sampling.
+    pub rollout: RolloutSection,
+    /// Advantage estimator, KL and losses.
+    pub algorithm: AlgorithmConfig,
+    /// Optimizer and schedule.
+    pub optimizer: OptimizerConfig,
+    /// Loop length, evaluation, checkpoints.
+    pub train: TrainSection,
+}
+
+/// `[model]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// A Hugging Face Qwen2.5-VL directory (`config.json`, safetensors, `tokenizer.json`); empty
+    /// = the embedded tiny policy.
+    pub dir: String,
+    /// `cpu`, `cuda`, `cuda:N`.
+    pub device: String,
+    /// `f32`, `bf16`, `f16`.
+    pub dtype: String,
+    /// Parameter-name prefixes kept frozen (LMM-R1 Sokoban: `["visual"]`).
+    pub freeze: Vec<String>,
+    /// Per-layer activation recomputation.
+    pub recompute: bool,
+    /// Seed of the embedded policy's initial weights.
+    pub seed: u64,
+    /// Image processor bounds (LMM-R1: 4·28·28 and 640·28·28).
+    pub min_pixels: usize,
+    /// See `min_pixels`.
+    pub max_pixels: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            device: "cpu".into(),
+            dtype: "f32".into(),
+            freeze: Vec::new(),
+            recompute: false,
+            seed: 42,
+            min_pixels: 4 * 28 * 28,
+            max_pixels: 640 * 28 * 28,
+        }
+    }
+}
+
+/// `[warm_start]`: supervised fine-tuning on generated demonstrations before RL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WarmStartConfig {
+    /// Optimizer steps (0 = none). Applies to the embedded policy only unless `always`.
+    pub steps: usize,
+    /// Demonstrations per step.
+    pub batch_size: usize,
+    /// Peak learning rate (cosine to 10 %, 5 % warm-up).
+    pub lr: f64,
+    /// Generator levels of the demonstrations.
+    pub levels: Vec<u8>,
+    /// Seed of the demonstrations.
+    pub seed: u64,
+    /// Also warm-start a model loaded from `model.dir`.
+    pub always: bool,
+    /// Fraction of demonstrations from a noisy teacher: the worked steps are right but the final
+    /// integer answer is written ten too high. The warm-started base then learns the format and
+    /// the method but answers right only part of the time — the imperfect starting point that RL
+    /// with a verifiable reward improves on.
+    pub teacher_error_rate: f64,
+}
+
+impl Default for WarmStartConfig {
+    fn default() -> Self {
+        Self {
+            steps: 0,
+            batch_size: 32,
+            lr: 2e-3,
+            levels: vec![1, 2],
+            seed: 1,
+            always: false,
+            teacher_error_rate: 0.0,
+        }
+    }
+}
+
+/// One training file and its mixing weight.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataFile {
+    /// A jsonl file (LMM-R1 `message` rows or plain `problem`/`answer` rows).
+    pub path: PathBuf,
+    /// Sampling weight.
+    #[serde(default = "one")]
+    pub weight: f64,
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// `[data]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Training files; empty = the seeded problem generator.
+    pub train: Vec<DataFile>,
+    /// Held-out evaluation file; empty = a split of the training data.
+    pub eval: String,
+    /// Rows kept out of training for evaluation (when `eval` is empty).
+    pub held_out: usize,
+    /// Generator: problems to generate.
+    pub generator_count: usize,
+    /// Generator: difficulty levels, drawn uniformly.
+    pub generator_levels: Vec<u8>,
+    /// Seed of the generator and of the split.
+    pub seed: u64,
+    /// `auto` (LMM-R1's math system prompt for a model directory, none for the embedded policy),
+    /// `r1`, `none`, or a literal prompt.
+    pub system_prompt: String,
+    /// Longest prompt accepted, in tokens.
+    pub max_prompt_len: usize,
+    /// `error` (default) or `skip` malformed rows.
+    pub bad_rows: String,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            train: Vec::new(),
+            eval: String::new(),
+            held_out: 200,
+            generator_count: 20_000,
+            generator_levels: vec![1, 2],
+            seed: 7,
+            system_prompt: "auto".into(),
+            max_prompt_len: 4096,
+            bad_rows: "error".into(),
+        }
+    }
+}
+
+/// `[rollout]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RolloutSection {
+    /// Prompts per rollout step (`rollout_batch_size`).
+    pub prompts_per_step: usize,
+    /// Responses per prompt.
+    pub n_samples_per_prompt: usize,
+    /// Generation budget.
+    pub max_new_tokens: usize,
+    /// Sampling temperature.
+    pub temperature: f64,
+    /// Nucleus mass.
+    pub top_p: f64,
+    /// Top-k (0 = off).
+    pub top_k: usize,
+    /// Sequences generated together.
+    pub generation_batch: usize,
+}
+
+impl Default for RolloutSection {
+    fn default() -> Self {
+        Self {
+            prompts_per_step: 16,
+            n_samples_per_prompt: 16,
+            max_new_tokens: 48,
+            temperature: 1.0,
+            top_p: 1.0,
+            top_k: 0,
+            generation_batch: 256,
+        }
+    }
+}
+
+/// `[algorithm]` (OpenRLHF / verl names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlgorithmConfig {
+    /// `reinforce_baseline`, `gae`, `group_norm`, `dr_grpo`, `rloo`, `reinforce`.
+    pub estimator: String,
+    /// Discount γ.
+    pub gamma: f64,
+    /// GAE λ.
+    pub lambda: f64,
+    /// β of the KL term (0 = no reference model).
+    pub kl_coef: f64,
+    /// `k1`, `k2`, `k3`.
+    pub kl_estimator: String,
+    /// KL as a loss term (GRPO) instead of inside the reward (LMM-R1).
+    pub use_kl_loss: bool,
+    /// PPO clip ε (low side).
+    pub clip_low: f64,
+    /// PPO clip ε (high side; DAPO clip-higher 0.28).
+    pub clip_high: f64,
+    /// `token-mean`, `seq-mean-token-mean`, `seq-mean-token-sum`, `seq-mean-token-sum-norm`.
+    pub loss_aggregation: String,
+    /// Entropy bonus coefficient.
+    pub entropy_coef: f64,
+    /// PPO epochs over each rollout (`max_epochs`).
+    pub epochs: usize,
+    /// Sequences per optimizer step (`train_batch_size`).
+    pub train_batch_size: usize,
+    /// Sequences per forward/backward (`micro_train_batch_size`).
+    pub micro_batch_size: usize,
+    /// Value clip ε (critic).
+    pub value_clip: f64,
+}
+
+impl Default for AlgorithmConfig {
+    fn default() -> Self {
+        Self {
+            estimator: "reinforce_baseline".into(),
+            gamma: 1.0,
+            lambda: 1.0,
+            kl_coef: 0.001,
+            kl_estimator: "k1".into(),
+            use_kl_loss: false,
+            clip_low: 0.2,
+            clip_high: 0.2,
+            loss_aggregation: "token-mean".into(),
+            entropy_coef: 0.0,
+            epochs: 1,
+            train_batch_size: 256,
+            micro_batch_size: 128,
+            value_clip: 0.2,
+        }
+    }
+}
+
+/// `[optimizer]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OptimizerConfig {
+    /// Actor peak learning rate.
+    pub lr: f64,
+    /// Critic peak learning rate.
+    pub critic_lr: f64,
+    /// Adam β₁, β₂.
+    pub betas: [f64; 2],
+    /// Decoupled weight decay.
+    pub weight_decay: f64,
+    /// Global gradient-norm clip (0 = off).
+    pub max_grad_norm: f64,
+    /// `constant` or `cosine` (to `min_lr_ratio · lr`).
+    pub schedule: String,
+    /// Floor of the cosine schedule, as a fraction of the peak.
+    pub min_lr_ratio: f64,
+    /// Linear warm-up, as a fraction of all optimizer steps.
+    pub warmup_ratio: f64,
+}
+
+impl Default for OptimizerConfig {
+    fn default() -> Self {
+        Self {
+            lr: 2e-4,
+            critic_lr: 1e-3,
+            betas: [0.9, 0.95],
+            weight_decay: 0.0,
+            max_grad_norm: 1.0,
+            schedule: "cosine".into(),
+            min_lr_ratio: 0.1,
+            warmup_ratio: 0.03,
+        }
+    }
+}
+
+/// `[train]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainSection {
+    /// Rollout steps.
+    pub steps: usize,
+    /// Evaluate every N rollout steps (and before and after).
+    pub eval_every: usize,
+    /// Held-out prompts evaluated (≤ the held-out split).
+    pub eval_prompts: usize,
+    /// `k` of the sampled pass@k.
+    pub eval_pass_k: usize,
+    /// Checkpoint every N rollout steps (0 = only at the end).
+    pub checkpoint_every: usize,
+    /// Checkpoints kept.
+    pub keep_checkpoints: usize,
+    /// `skip` the step or `stop` the run on a non-finite loss or gradient.
+    pub on_nonfinite: String,
+    /// Seed of sampling and shuffling.
+    pub seed: u64,
+    /// Responses written to `samples.jsonl` per step.
+    pub log_samples: usize,
+    /// Compute per-token entropy for the metrics.
+    pub log_entropy: bool,
+}
+
+impl Default for TrainSection {
+    fn default() -> Self {
+        Self {
+            steps: 40,
+            eval_every: 10,
+            eval_prompts: 200,
+            eval_pass_k: 4,
+            checkpoint_every: 10,
+            keep_checkpoints: 2,
+            on_nonfinite: "skip".into(),
+            seed: 42,
+            log_samples: 4,
+            log_entropy: true,
+        }
+    }
+}
+
+fn config_err(msg: impl Into<String>) -> Error {
+    Error::Config(msg.into())
+}
+
+impl Config {
+    /// Parses TOML text (`origin` names it in errors), applies `key=value` overrides, validates.
+    pub fn from_toml_str(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
+        let mut table: toml::Table =
+            toml::from_str(text).map_err(|e| config_err(format!("{origin}: {e}")))?;
+        let defaults = toml::Table::try_from(Config::default())
+            .map_err(|e| config_err(format!("defaults: {e}")))?;
+        for o in overrides {
+            apply_override(&mut table, &defaults, o)?;
+        }
+        let cfg: Config = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| config_err(format!("{origin}: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Reads a TOML file and applies overrides.
+    pub fn from_file(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string(), overrides)
+    }
+
+    /// The resolved configuration as TOML (saved with the run).
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self).map_err(|e| config_err(e.to_string()))
+    }
+
+    /// Checks values; errors name the key.
+    pub fn validate(&self) -> Result<()> {
+        let pos = |key: &str, v: usize| {
+            if v == 0 {
+                Err(config_err(format!("{key} must be ≥ 1")))
+            } else {
+                Ok(())
+            }
+        };
+        pos("rollout.prompts_per_step", self.rollout.prompts_per_step)?;
+        pos(
+            "rollout.n_samples_per_prompt",
+            self.rollout.n_samples_per_prompt,
+        )?;
+        pos("rollout.max_new_tokens", self.rollout.max_new_tokens)?;
+        pos("rollout.generation_batch", self.rollout.generation_batch)?;
+        pos("algorithm.epochs", self.algorithm.epochs)?;
+        pos(
+            "algorithm.train_batch_size",
+            self.algorithm.train_batch_size,
+        )?;
+        pos(
+            "algorithm.micro_batch_size",
+            self.algorithm.micro_batch_size,
+        )?;
+        pos("train.eval_pass_k", self.train.eval_pass_k)?;
+        pos("train.keep_checkpoints", self.train.keep_checkpoints)?;
+        if !(self.rollout.top_p > 0.0 && self.rollout.top_p <= 1.0) {
+            return Err(config_err("rollout.top_p must be in (0, 1]"));
+        }
+        if self.rollout.temperature.is_nan() || self.rollout.temperature < 0.0 {
+            return Err(config_err("rollout.temperature must be ≥ 0"));
+        }
+        let rollout_rows = self.rollout.prompts_per_step * self.rollout.n_samples_per_prompt;
+        if rollout_rows % self.algorithm.train_batch_size != 0 {
+            return Err(config_err(format!(
+                "algorithm.train_batch_size ({}) must divide rollout.prompts_per_step × rollout.n_samples_per_prompt ({rollout_rows})",
+                self.algorithm.train_batch_size
+            )));
+        }
+        for (key, v) in [
+            ("optimizer.lr", self.optimizer.lr),
+            ("optimizer.critic_lr", self.optimizer.critic_lr),
+            ("warm_start.lr", self.warm_start.lr),
+        ] {
+            if !(v > 0.0 && v.is_finite()) {
+                return Err(config_err(format!("{key} must be > 0, got {v}")));
+            }
+        }
+        if !(0.0..=1.0).contains(&self.warm_start.teacher_error_rate) {
+            return Err(config_err(
+                "warm_start.teacher_error_rate must be in [0, 1]",
+            ));
+        }
+        if self.warm_start.steps > 0 && self.warm_start.levels.is_empty() {
+            return Err(config_err("warm_start.levels must not be empty"));
+        }
+        if !(0.0..=1.0).contains(&self.optimizer.min_lr_ratio) {
+            return Err(config_err("optimizer.min_lr_ratio must be in [0, 1]"));
+        }
+        if !(0.0..1.0).contains(&self.optimizer.warmup_ratio) {
+            return Err(config_err("optimizer.warmup_ratio must be in [0, 1)"));
+        }
+        if self.algorithm.kl_coef < 0.0 {
+            return Err(config_err("algorithm.kl_coef must be ≥ 0"));
+        }
+        self.estimator()?;
+        self.kl_estimator()?;
+        self.loss_aggregation()?;
+        self.schedule_kind()?;
+        match self.train.on_nonfinite.as_str() {
+            "skip" | "stop" => {}
+            s => {
+                return Err(config_err(format!(
+                    "train.on_nonfinite must be \"skip\" or \"stop\", got {s:?}"
+                )))
+            }
+        }
+        match self.data.bad_rows.as_str() {
+            "error" | "skip" => {}
+            s => {
+                return Err(config_err(format!(
+                    "data.bad_rows must be \"error\" or \"skip\", got {s:?}"
+                )))
+            }
+        }
+        for (i, f) in self.data.train.iter().enumerate() {
+            if !(f.weight > 0.0 && f.weight.is_finite()) {
+                return Err(config_err(format!(
+                    "data.train[{i}].weight must be > 0, got {}",
+                    f.weight
+                )));
+            }
+        }
+        lmmr1_model::dtype(&self.model.dtype)
+            .map_err(|e| config_err(format!("model.dtype: {e}")))?;
+        if self.data.train.is_empty() && self.data.generator_levels.is_empty() {
+            return Err(config_err(
+                "data.generator_levels must not be empty when data.train is empty",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The advantage estimator named by `algorithm.estimator`.
+    pub fn estimator(&self) -> Result<lmmr1_algos::AdvantageEstimator> {
+        parse_enum("algorithm.estimator", &self.algorithm.estimator)
+    }
+
+    /// The KL estimator named by `algorithm.kl_estimator`.
+    pub fn kl_estimator(&self) -> Result<lmmr1_algos::KlEstimator> {
+        parse_enum("algorithm.kl_estimator", &self.algorithm.kl_estimator)
+    }
+
+    /// The loss aggregation named by `algorithm.loss_aggregation`.
+    pub fn loss_aggregation(&self) -> Result<lmmr1_algos::LossAggregation> {
+        parse_enum(
+            "algorithm.loss_aggregation",
+            &self.algorithm.loss_aggregation,
+        )
+    }
+
+    /// The schedule named by `optimizer.schedule`.
+    pub fn schedule_kind(&self) -> Result<lmmr1_model::optim::ScheduleKind> {
+        match self.optimizer.schedule.as_str() {
+            "constant" => Ok(lmmr1_model::optim::ScheduleKind::Constant),
+            "cosine" => Ok(lmmr1_model::optim::ScheduleKind::Cosine {
+                min_lr_ratio: self.optimizer.min_lr_ratio,
+            }),
+            s => Err(config_err(format!(
+                "optimizer.schedule must be \"constant\" or \"cosine\", got {s:?}"
+            ))),
+        }
+    }
+
+    /// Whether a reference model is needed.
+    pub fn needs_reference(&self) -> bool {
+        self.algorithm.kl_coef > 0.0
+    }
+
+    /// Whether a critic is needed.
+    pub fn needs_critic(&self) -> bool {
+        self.algorithm.estimator == "gae"
+    }
+}
+
+/// Deserialises a serde enum from its config name, naming the key on error.
+fn parse_enum<T: serde::de::DeserializeOwned>(key: &str, name: &str) -> Result<T> {
+    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
+        .map_err(|e| config_err(format!("{key}: {e}")))
+}
+
+/// Applies one `section.key=value` override; the key must exist in the defaults. The value is
+/// read as TOML (`0.5`, `true`, `[1, 2]`, `"text"`), falling back to a bare string.
+fn apply_override(table: &mut toml::Table, defaults: &toml::Table, o: &str) -> Result<()> {
+    let (key, raw) = o
+        .split_once('=')
+        .ok_or_else(|| config_err(format!("--set {o:?}: expected key=value")))?;
+    let key = key.trim();
+    let path: Vec<&str> = key.split('.').collect();
+    let mut d = defaults;
+    for (i, p) in path.iter().enumerate() {
+        match d.get(*p) {
+            Some(toml::Value::Table(t)) if i + 1 < path.len() => d = t,
+            Some(_) if i + 1 == path.len() => {}
+            _ => return Err(config_err(format!("--set {key}: unknown key"))),
+        }
+    }
+    let value = toml::from_str::<toml::Table>(&format!("v = {}", raw.trim()))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.trim().to_string()));
+    let mut t = table;
+    for p in &path[..path.len() - 1] {
+        let entry = t
+            .entry(p.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        t = entry
+            .as_table_mut()
+            .ok_or_else(|| config_err(format!("--set {key}: {p} is not a table")))?;
+    }
+    t.insert(path[path.len() - 1].to_string(), value);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! Supervised warm start: cross-entropy on the response tokens of generated demonstrations
+//! (`<think>steps</think><answer>$x$</answer><|im_end|>`), as the embedded default's base model.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use lmmr1_model::optim::{clip_grad_norm, AdamW, AdamWConfig, LrSchedule, ScheduleKind};
+use lmmr1_model::policy::{sft_loss, Policy};
+use lmmr1_rollout::experience::Row;
+use lmmr1_rollout::{Experience, PromptEncoder};
+use lmmr1_tasks::rng::SplitMix64;
+use lmmr1_tasks::{Content, Sample, Turn};
+
+use crate::config::WarmStartConfig;
+use crate::Result;
+
+/// A noisy teacher's version of a demonstration: the final integer answer written ten too high,
+/// like a dropped carry (`<answer>$68$</answer>` → `<answer>$78$</answer>`); non-integer answers
+/// are left alone. The worked steps stay right, so the slip never cancels an arithmetic error.
+pub fn with_answer_slip(demo: &str, answer: &str) -> String {
+    match answer.parse::<i64>() {
+        Ok(a) => demo.replace(
+            &format!("<answer>${answer}$</answer>"),
+            &format!("<answer>${}$</answer>", a + 10),
+        ),
+        Err(_) => demo.to_string(),
+    }
+}
+
+/// One demonstration as a prompt sample and its response text; with probability
+/// `teacher_error_rate` the answer has a slip ([`with_answer_slip`]).
+pub fn demonstration(
+    level: u8,
+    rng: &mut SplitMix64,
+    system: Option<&str>,
+    teacher_error_rate: f64,
+) -> (Sample, String) {
+    let p = lmmr1_tasks::generator::generate(level, rng);
+    let slip = teacher_error_rate > 0.0 && rng.unit_f64() < teacher_error_rate;
+    let mut s = Sample {
+        id: format!("demo-{level}"),
+        messages: vec![Turn {
+            role: "user".into(),
+            content: vec![Content::Text(p.question.clone())],
+        }],
+        answer: p.answer.clone(),
+        datasource: Some("warm_start".into()),
+    };
+    if let Some(sys) = system {
+        s = s.with_system(sys);
+    }
+    let demo = lmmr1_tasks::generator::demonstration(&p);
+    let demo = if slip {
+        with_answer_slip(&demo, &p.answer)
+    } else {
+        demo
+    };
+    (s, demo)
+}
+
+/// Runs `cfg.steps` SFT steps on `policy`; demonstrations whose question is in `exclude` (the
+/// held-out split) are skipped. Returns the loss of each step.
+pub fn warm_start(
+    policy: &Policy,
+    encoder: &PromptEncoder,
+    cfg: &WarmStartConfig,
+    system: Option<&str>,
+    exclude: &HashSet<String>,
+    progress: &mut dyn FnMut(usize, f64),
+) -> Result<Vec<f64>> {
+    if cfg.steps == 0 {
+        return Ok(Vec::new());
+    }
+    let im_end = encoder.tokenizer.token_id("<|im_end|>");
+    let pad = encoder.tokenizer.token_id("<|endoftext|>").unwrap_or(0);
+    let mut opt = AdamW::new(
+        policy.trainable_vars(),
+        AdamWConfig {
+            lr: cfg.lr,
+            ..AdamWConfig::default()
+        },
+    )?;
+    let sched = LrSchedule {
+        kind: ScheduleKind::Cosine { min_lr_ratio: 0.1 },
+        peak_lr: cfg.lr,
+        warmup_steps: (cfg.steps as u64 / 20).max(1),
+        total_steps: cfg.steps as u64,
+    };
+    let mut rng = SplitMix64::new(cfg.seed);
+    let vars = policy.trainable_vars();
+    let mut losses = Vec::with_capacity(cfg.steps);
+    for step in 0..cfg.steps {
+        let mut rows = Vec::with_capacity(cfg.batch_size);
+        while rows.len() < cfg.batch_size {
+            let level = cfg.levels[rng.below(cfg.levels.len() as u64) as usize];
+            let (sample, demo) = demonstration(level, &mut rng, system, cfg.teacher_error_rate);
+            if exclude.contains(&sample.question_text()) {
+                continue;
+            }
+            let prompt = encoder.encode(&sample)?;
+            let mut response = encoder.tokenizer.encode(&demo)?;
+            response.extend(im_end);
+            rows.push(Row {
+                group: rows.len(),
+                prompt: Arc::new(prompt.ids),
+                images: prompt.pixel_values.map(|pv| (pv, prompt.grids)),
+                response,
+                text: demo,
+                stopped: true,
+                sampler_logp: Vec::new(),
+                reward: 0.0,
+                components: Vec::new(),
+                old_logp: Vec::new(),
+                ref_logp: Vec::new(),
+                values: Vec::new(),
+                advantages: Vec::new(),
+                returns: Vec::new(),
+            });
+        }
+        let exp = Experience { n: 1, rows };
+        let all: Vec<usize> = (0..exp.len()).collect();
+        let mb = exp.micro_batch(&all, pad, &encoder.device)?;
+        let (loss, mut grads) =
+            policy.forward_backward(&mb.inputs, mb.start, false, |lp| sft_loss(lp, &mb.mask))?;
+        let loss = loss.to_dtype(candle_core::DType::F64)?.to_scalar::<f64>()?;
+        clip_grad_norm(&mut grads, &vars, 1.0)?;
+        opt.step(&grads, sched.lr_at(step as u64))?;
+        losses.push(loss);
+        progress(step + 1, loss);
+    }
+    Ok(losses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_noisy_teacher_slips_at_the_configured_rate_and_only_in_the_answer() {
+        let mut rng = SplitMix64::new(5);
+        let n = 2000;
+        let mut wrong = 0;
+        for _ in 0..n {
+            let (s, demo) = demonstration(2, &mut rng, None, 0.3);
+            let score = lmmr1_rewards::lmm_r1::math_reward(&demo, &s.answer);
+            assert_eq!(score.format, 0.5, "{demo}");
+            let think = demo.split("</think>").next().unwrap();
+            assert!(
+                think.ends_with(&s.answer),
+                "the worked steps stay right: {demo}"
+            );
+            wrong += (score.accuracy == 0.0) as usize;
+        }
+        let rate = wrong as f64 / n as f64;
+        assert!((rate - 0.3).abs() < 0.04, "{rate}");
+        assert_eq!(
+            with_answer_slip("<think>2+2=4</think><answer>$4$</answer>", "4"),
+            "<think>2+2=4</think><answer>$14$</answer>"
+        );
+        let frac = "<think>1/2</think><answer>$\\frac{1}{2}$</answer>";
+        assert_eq!(with_answer_slip(frac, "\\frac{1}{2}"), frac);
+    }
+}

@@ -1,0 +1,102 @@
+//! The configuration: the shipped stage files parse, unknown keys and bad values are errors that
+//! name the key, `--set` overrides work and the resolved config round-trips.
+
+use std::path::Path;
+
+use lmmr1_trainer::Config;
+
+fn repo() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+}
+
+#[test]
+fn every_shipped_config_parses_and_validates() {
+    let mut n = 0;
+    for entry in std::fs::read_dir(repo().join("configs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            Config::from_file(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 1);
+}
+
+#[test]
+fn unknown_keys_are_rejected_with_their_name() {
+    let e = Config::from_toml_str("[rollout]\nn_samples = 4\n", "x.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("x.toml") && e.contains("n_samples"), "{e}");
+    let e = Config::from_toml_str("", "x.toml", &["rollout.n_sample=4".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("rollout.n_sample") && e.contains("unknown key"),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_values_name_the_key() {
+    for (set, key) in [
+        (
+            "rollout.n_samples_per_prompt=0",
+            "rollout.n_samples_per_prompt",
+        ),
+        ("algorithm.estimator=\"grpo2\"", "algorithm.estimator"),
+        ("rollout.top_p=1.5", "rollout.top_p"),
+        ("optimizer.lr=-1.0", "optimizer.lr"),
+        (
+            "algorithm.train_batch_size=100",
+            "algorithm.train_batch_size",
+        ),
+        ("train.on_nonfinite=\"ignore\"", "train.on_nonfinite"),
+        ("model.dtype=\"f8\"", "model.dtype"),
+    ] {
+        let e = Config::from_toml_str("", "x.toml", &[set.into()])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(key), "--set {set}: {e}");
+    }
+    // A wrongly typed value is a serde error naming the field.
+    let e = Config::from_toml_str("[train]\nsteps = \"many\"\n", "x.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("steps"), "{e}");
+}
+
+#[test]
+fn overrides_apply_and_the_resolved_config_round_trips() {
+    let cfg = Config::from_toml_str(
+        "[rollout]\nn_samples_per_prompt = 4\n",
+        "x.toml",
+        &[
+            "rollout.n_samples_per_prompt=16".into(),
+            "algorithm.estimator=gae".into(),
+            "data.generator_levels=[1, 3]".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(cfg.rollout.n_samples_per_prompt, 16);
+    assert_eq!(cfg.algorithm.estimator, "gae");
+    assert_eq!(cfg.data.generator_levels, vec![1, 3]);
+    assert!(cfg.needs_critic());
+    let again = Config::from_toml_str(&cfg.to_toml().unwrap(), "resolved.toml", &[]).unwrap();
+    assert_eq!(again, cfg);
+}
+
+#[test]
+fn every_estimator_name_is_accepted() {
+    for est in [
+        "reinforce_baseline",
+        "gae",
+        "group_norm",
+        "dr_grpo",
+        "rloo",
+        "reinforce",
+    ] {
+        Config::from_toml_str("", "x.toml", &[format!("algorithm.estimator={est}")])
+            .unwrap_or_else(|e| panic!("{est}: {e}"));
+    }
+}
