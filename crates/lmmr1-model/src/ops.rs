@@ -71,6 +71,24 @@ pub fn masked_softmax(
     softmax_last(&att, mode)
 }
 
+/// Attention `softmax(q·kᵀ·scale + mask)·v`: q `(B, n_kv, groups·T, hd)`, k and v
+/// `(B, n_kv, Tk, hd)`, mask `(B, 1, T, Tk)` (see [`masked_softmax`]). When q, k or v carry
+/// gradients (differentiable mode) this is one autograd node ([`crate::train_ops::attention`]).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+    mode: OpsMode,
+) -> candle_core::Result<Tensor> {
+    if mode == OpsMode::Differentiable && (q.track_op() || k.track_op() || v.track_op()) {
+        return crate::train_ops::attention(q, k, v, mask, scale, groups);
+    }
+    masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?.matmul(v)
+}
+
 /// `rotate_half`: `[x1, x2] → [−x2, x1]` over the last dimension.
 pub fn rotate_half(x: &Tensor) -> candle_core::Result<Tensor> {
     let d = x.dim(D::Minus1)?;

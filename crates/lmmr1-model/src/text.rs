@@ -171,8 +171,8 @@ impl Attention {
         let groups = self.n_heads / self.n_kv;
         let q = q.reshape((b, self.n_kv, groups * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let att = ops::masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?;
-        let y = att.matmul(&v)?; // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
+        // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
+        let y = ops::attention(&q, &k, &v, mask, scale, groups, mode)?;
         let y = y
             .reshape((b, self.n_heads, t, hd))?
             .transpose(1, 2)?

@@ -10,7 +10,10 @@
 //! * [`token_logprobs`]: `log_softmax(logits)[target]` in one pass, backward
 //!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax;
 //! * [`rms_norm`], [`masked_softmax`] (scale + additive mask + softmax of attention scores) and
-//!   [`swiglu`]: row / element kernels with their analytic backward.
+//!   [`swiglu`]: row / element kernels with their analytic backward;
+//! * [`attention`]: scores, mask, softmax and `·v` in one node (flash-attention style: the
+//!   backward recomputes the probabilities; blocked keys are skipped; GQA without copies), its
+//!   loops compiled for the CPU's widest SIMD through `pulp`'s safe runtime dispatch.
 //!
 //! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
 //! also the reference the tests compare with.
@@ -685,6 +688,464 @@ pub fn masked_softmax(
 }
 
 // ---------------------------------------------------------------------------------------------
+// fused attention
+
+/// Mask values below this are "blocked": `scale·q·k + m` rounds to `m` in f32 for any sane
+/// score, and the probability is exactly 0 unless the whole row is blocked.
+const BLOCKED: f32 = -1.0e36;
+
+/// `Σ a·b` with sixteen partial sums (vectorises; f32 rounding like a gemm's).
+#[inline(always)]
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let (ca, cb) = (a.chunks_exact(16), b.chunks_exact(16));
+    let tail: f32 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in ca.zip(cb) {
+        for i in 0..16 {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    acc.iter().sum::<f32>() + tail
+}
+
+/// `y += a·x`.
+#[inline(always)]
+fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+    for (y, &x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+/// `exp(z)` for softmax arguments `z ≤ 0`, written to vectorise (no libm call):
+/// `2ⁿ·e^r` with `z = n·ln2 + r`, `|r| ≤ ln2/2`, `e^r` by its degree-7 Taylor polynomial
+/// (relative error below 2e-7). Returns 0 below −87 (where `expf` is subnormal, < 2e-38).
+#[inline(always)]
+fn exp_nonpos(z: f32) -> f32 {
+    const LN2_HI: f32 = 0.693_145_75;
+    const LN2_LO: f32 = 1.428_606_8e-6;
+    let zc = z.max(-87.0);
+    let n = (zc * std::f32::consts::LOG2_E).round();
+    let r = zc - n * LN2_HI - n * LN2_LO;
+    let p = 1.0
+        + r * (1.0
+            + r * (0.5
+                + r * (1.0 / 6.0
+                    + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
+    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    if z < -87.0 {
+        0.0
+    } else {
+        two_n * p
+    }
+}
+
+/// Max of a slice (sixteen lanes: vectorises).
+#[inline(always)]
+fn max16(row: &[f32]) -> f32 {
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l = if v > *l { v } else { *l };
+        }
+    }
+    let tail = chunks.remainder().iter().copied();
+    lanes
+        .into_iter()
+        .chain(tail)
+        .fold(f32::NEG_INFINITY, f32::max)
+}
+
+/// Sum of a slice (sixteen partial sums: vectorises).
+#[inline(always)]
+fn sum16(row: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let mut chunks = row.chunks_exact(16);
+    for c in &mut chunks {
+        for i in 0..16 {
+            acc[i] += c[i];
+        }
+    }
+    acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>()
+}
+
+/// Shapes of [`attention`]: q `(B, n, G·T, hd)`, k/v `(B, n, Tk, hd)`, mask `(B, T, Tk)`.
+#[derive(Clone, Copy)]
+struct AttnDims {
+    n: usize,
+    gt: usize,
+    t: usize,
+    tk: usize,
+    hd: usize,
+    scale: f32,
+}
+
+impl AttnDims {
+    /// The mask row of query row `r` (`(b·n + h)·G·T + i`).
+    #[inline(always)]
+    fn mask_row<'a>(&self, m: &'a [f32], r: usize) -> &'a [f32] {
+        let b = r / (self.gt * self.n);
+        let t = r % self.t;
+        &m[(b * self.t + t) * self.tk..(b * self.t + t + 1) * self.tk]
+    }
+
+    /// The keys `lo..hi` that need computing: the span of visible keys (mask ≥ −1e36), all keys
+    /// when none is visible. Keys outside the span have probability exactly 0 (their score
+    /// `scale·q·k + m` rounds to `m`, more than 104 below the row max).
+    #[inline(always)]
+    fn span(mrow: &[f32]) -> (usize, usize) {
+        match mrow.iter().position(|&m| m >= BLOCKED) {
+            Some(lo) => {
+                let hi = mrow.iter().rposition(|&m| m >= BLOCKED).unwrap_or(lo) + 1;
+                (lo, hi)
+            }
+            None => (0, mrow.len()),
+        }
+    }
+
+    /// Probabilities `softmax(scale·q·kⱼ + mⱼ)` for `j` in `lo..hi` into `p[lo..hi]`, from the
+    /// transposed keys `kt` `(hd, Tk)` (an axpy over keys per head dimension: vectorises).
+    /// `stats`: the row's `(max, 1/Σexp)` when known (backward), else computed and returned.
+    #[inline(always)]
+    fn probs(
+        &self,
+        q: &[f32],
+        kt: &[f32],
+        mrow: &[f32],
+        (lo, hi): (usize, usize),
+        p: &mut [f32],
+        stats: Option<[f32; 2]>,
+    ) -> [f32; 2] {
+        let p = &mut p[lo..hi];
+        p.fill(0.0);
+        for (d, &qd) in q.iter().enumerate() {
+            axpy(p, qd, &kt[d * self.tk + lo..d * self.tk + hi]);
+        }
+        for (p, &m) in p.iter_mut().zip(&mrow[lo..hi]) {
+            *p = *p * self.scale + m;
+        }
+        let [max, inv] = match stats {
+            Some(st) => st,
+            None => {
+                let max = max16(p);
+                for p in p.iter_mut() {
+                    *p = exp_nonpos(*p - max);
+                }
+                let inv = 1.0 / sum16(p);
+                for p in p.iter_mut() {
+                    *p *= inv;
+                }
+                return [max, inv];
+            }
+        };
+        for p in p.iter_mut() {
+            *p = exp_nonpos(*p - max) * inv;
+        }
+        [max, inv]
+    }
+}
+
+/// `(…, R, C)` → `(…, C, R)` contiguous.
+fn transposed(x: &Tensor) -> candle_core::Result<Tensor> {
+    x.detach().transpose(D::Minus2, D::Minus1)?.contiguous()
+}
+
+/// `softmax(scale·q·kᵀ + mask)·v` per (batch, kv head), the `G` query heads of a kv head
+/// stacked along the query axis. Keeps each row's max and `1/Σexp` for the backward, which
+/// recomputes the probabilities (flash-attention style: no `T×Tk` tensor is stored).
+struct AttentionNode {
+    dims: AttnDims,
+    /// `(B, T, Tk)`, contiguous f32.
+    mask: Tensor,
+    /// The keys and values transposed, `(B, n, hd, Tk)`.
+    kt: Tensor,
+    vt: Tensor,
+    /// Per query row: `(max, 1/Σexp)`.
+    stats: Mutex<Option<Vec<[f32; 2]>>>,
+}
+
+/// The forward of a block of query rows `r0..`, run under [`pulp::Arch::dispatch`] so that
+/// its loops are compiled for the CPU's widest SIMD.
+struct AttnFwdRows<'a> {
+    d: AttnDims,
+    r0: usize,
+    q: &'a [f32],
+    kt: &'a [f32],
+    vt: &'a [f32],
+    m: &'a [f32],
+    out: &'a mut [f32],
+    stats: &'a mut [[f32; 2]],
+}
+
+impl pulp::WithSimd for AttnFwdRows<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let d = self.d;
+        let (hd, tk) = (d.hd, d.tk);
+        let mut p = vec![0f32; tk];
+        for (i, (o, st)) in self
+            .out
+            .chunks_exact_mut(hd)
+            .zip(self.stats.iter_mut())
+            .enumerate()
+        {
+            let r = self.r0 + i;
+            let bn = r / d.gt;
+            let mrow = d.mask_row(self.m, r);
+            let (lo, hi) = AttnDims::span(mrow);
+            let kt = &self.kt[bn * tk * hd..(bn + 1) * tk * hd];
+            *st = d.probs(
+                &self.q[r * hd..(r + 1) * hd],
+                kt,
+                mrow,
+                (lo, hi),
+                &mut p,
+                None,
+            );
+            let vt = &self.vt[bn * tk * hd..(bn + 1) * tk * hd];
+            for (dd, o) in o.iter_mut().enumerate() {
+                *o = dot(&p[lo..hi], &vt[dd * tk + lo..dd * tk + hi]);
+            }
+        }
+    }
+}
+
+/// The backward of one (batch, kv head): `dq` `(G·T, hd)`, `dkt`/`dvt` `(hd, Tk)`.
+struct AttnBwdBlock<'a> {
+    d: AttnDims,
+    bn: usize,
+    t: Bwd<'a>,
+    stats: &'a [[f32; 2]],
+    dq: &'a mut [f32],
+    dkt: &'a mut [f32],
+    dvt: &'a mut [f32],
+}
+
+impl pulp::WithSimd for AttnBwdBlock<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        let (d, bn, t) = (self.d, self.bn, self.t);
+        let (hd, tk, gt) = (d.hd, d.tk, d.gt);
+        let kt = &t.kt[bn * tk * hd..(bn + 1) * tk * hd];
+        let vt = &t.vt[bn * tk * hd..(bn + 1) * tk * hd];
+        let (mut p, mut ds) = (vec![0f32; tk], vec![0f32; tk]);
+        for i in 0..gt {
+            let r = bn * gt + i;
+            let mrow = d.mask_row(t.m, r);
+            let (lo, hi) = AttnDims::span(mrow);
+            let rr = r * hd..(r + 1) * hd;
+            let (qr, gr) = (&t.q[rr.clone()], &t.g[rr.clone()]);
+            d.probs(qr, kt, mrow, (lo, hi), &mut p, Some(self.stats[r]));
+            // ds = p·(g·vⱼ − g·o)·scale
+            let ds = &mut ds[lo..hi];
+            ds.fill(0.0);
+            for (dd, &gd) in gr.iter().enumerate() {
+                axpy(ds, gd, &vt[dd * tk + lo..dd * tk + hi]);
+            }
+            let delta = dot(gr, &t.o[rr]);
+            for (ds, &p) in ds.iter_mut().zip(&p[lo..hi]) {
+                *ds = p * (*ds - delta) * d.scale;
+            }
+            let p = &p[lo..hi];
+            for dd in 0..hd {
+                let c = dd * tk + lo..dd * tk + hi;
+                self.dq[i * hd + dd] = dot(ds, &kt[c.clone()]);
+                axpy(&mut self.dkt[c.clone()], qr[dd], ds);
+                axpy(&mut self.dvt[c], gr[dd], p);
+            }
+        }
+    }
+}
+
+impl CustomOp3 for AttentionNode {
+    fn name(&self) -> &'static str {
+        "attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+        _: &CpuStorage,
+        _: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        use rayon::prelude::*;
+        let q = f32_slice(s1, l1, "attention queries")?;
+        let d = self.dims;
+        let hd = d.hd.max(1);
+        let rows = q.len() / hd;
+        let block = row_block(rows);
+        let mut out = vec![0f32; q.len()];
+        let mut stats = vec![[0f32; 2]; rows];
+        with_f32(&self.mask, "attention mask", |m| {
+            with_f32(&self.kt, "attention keys", |kt| {
+                with_f32(&self.vt, "attention values", |vt| {
+                    out.par_chunks_mut(block * hd)
+                        .zip(stats.par_chunks_mut(block))
+                        .enumerate()
+                        .for_each(|(c, (out, stats))| {
+                            pulp::Arch::new().dispatch(AttnFwdRows {
+                                d,
+                                r0: c * block,
+                                q,
+                                kt,
+                                vt,
+                                m,
+                                out,
+                                stats,
+                            })
+                        });
+                })
+            })
+        })???;
+        *self
+            .stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("attention: poisoned".into()))? = Some(stats);
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+
+    fn bwd(
+        &self,
+        q: &Tensor,
+        k: &Tensor,
+        v: &Tensor,
+        res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        use rayon::prelude::*;
+        if !(q.track_op() || k.track_op() || v.track_op()) {
+            return Ok((None, None, None));
+        }
+        let stats = self
+            .stats
+            .lock()
+            .map_err(|_| candle_core::Error::Msg("attention: poisoned".into()))?
+            .take()
+            .ok_or_else(|| candle_core::Error::Msg("attention: backward ran twice".into()))?;
+        let d = self.dims;
+        let (hd, tk, gt) = (d.hd.max(1), d.tk.max(1), d.gt.max(1));
+        let qd = q.detach();
+        let (od, gd) = (res.detach(), g.detach().contiguous()?);
+        let mut dq = vec![0f32; q.elem_count()];
+        // dk, dv transposed, (B, n, hd, Tk): row-wise accumulation is an axpy over keys.
+        let mut dkt = vec![0f32; k.elem_count()];
+        let mut dvt = vec![0f32; v.elem_count()];
+        with_f32(&qd, "attention queries", |q| {
+            with_f32(&self.kt, "attention keys", |kt| {
+                with_f32(&self.vt, "attention values", |vt| {
+                    with_f32(&od, "attention output", |o| {
+                        with_f32(&gd, "attention gradient", |g| {
+                            with_f32(&self.mask, "attention mask", |m| {
+                                let t = Bwd { q, kt, vt, o, g, m };
+                                dq.par_chunks_mut(gt * hd)
+                                    .zip(dkt.par_chunks_mut(tk * hd))
+                                    .zip(dvt.par_chunks_mut(tk * hd))
+                                    .enumerate()
+                                    .for_each(|(bn, ((dq, dkt), dvt))| {
+                                        pulp::Arch::new().dispatch(AttnBwdBlock {
+                                            d,
+                                            bn,
+                                            t,
+                                            stats: &stats,
+                                            dq,
+                                            dkt,
+                                            dvt,
+                                        })
+                                    });
+                            })
+                        })
+                    })
+                })
+            })
+        })??????;
+        let back =
+            |data: Vec<f32>, like: &Tensor, t: bool| -> candle_core::Result<Option<Tensor>> {
+                if !like.track_op() {
+                    return Ok(None);
+                }
+                let x = Tensor::from_vec(data, like.shape(), like.device())?;
+                Ok(Some(if t {
+                    let (b, n, tk, hd) = like.dims4()?;
+                    x.reshape((b, n, hd, tk))?.transpose(2, 3)?.contiguous()?
+                } else {
+                    x
+                }))
+            };
+        Ok((
+            back(dq, q, false)?,
+            back(dkt, k, true)?,
+            back(dvt, v, true)?,
+        ))
+    }
+}
+
+/// The inputs of the attention backward kernel.
+#[derive(Clone, Copy)]
+struct Bwd<'a> {
+    q: &'a [f32],
+    kt: &'a [f32],
+    vt: &'a [f32],
+    o: &'a [f32],
+    g: &'a [f32],
+    m: &'a [f32],
+}
+
+/// Attention `softmax(q·kᵀ·scale + mask)·v` with the additive mask shared by the `groups`
+/// query heads of each key/value head: q `(B, n_kv, groups·T, hd)`, k and v
+/// `(B, n_kv, Tk, hd)`, mask `(B, 1, T, Tk)`; returns `(B, n_kv, groups·T, hd)`. One autograd
+/// node on CPU for f32 (the mask gets no gradient): no `T×Tk` tensor is stored, blocked keys
+/// (mask below −1e36) cost nothing, and the backward recomputes the probabilities. Otherwise
+/// the composition (`matmul`, [`masked_softmax`], `matmul`).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+) -> candle_core::Result<Tensor> {
+    let (b, n, gt, hd) = q.dims4()?;
+    let tk = k.dim(2)?;
+    let t = gt / groups.max(1);
+    let fits = k.dims() == [b, n, tk, hd]
+        && v.dims() == [b, n, tk, hd]
+        && mask.dims() == [b, 1, t, tk]
+        && t * groups == gt;
+    if cpu_f32(&[q, k, v, mask]) && fits {
+        let node = AttentionNode {
+            dims: AttnDims {
+                n,
+                gt,
+                t,
+                tk,
+                hd,
+                scale: scale as f32,
+            },
+            mask: mask.detach().contiguous()?,
+            kt: transposed(k)?,
+            vt: transposed(v)?,
+            stats: Mutex::new(None),
+        };
+        return q
+            .contiguous()?
+            .apply_op3(&k.contiguous()?, &v.contiguous()?, node);
+    }
+    masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups)?.matmul(v)
+}
+
+// ---------------------------------------------------------------------------------------------
 // SwiGLU
 
 /// `silu(gate) · up`.
@@ -1035,6 +1496,58 @@ mod tests {
             candle_nn::ops::softmax(&att, D::Minus1).unwrap()
         };
         check_vs_f64("masked_softmax", &[scores], ours, reference, &[true]);
+    }
+
+    /// The fused attention against the f64 composition `softmax(q·kᵀ·scale + mask)·v`, with a
+    /// causal mask, a padded key in the middle of one row span, and a fully masked row (batch
+    /// 1, query 0: its only visible key is padded); widths 19 and 18 exercise the vector tails.
+    #[test]
+    fn attention_matches_composition() {
+        let (b, n, g, t, hd) = (2usize, 2usize, 2usize, 19usize, 18usize);
+        let q = randn(&[b, n, g * t, hd], 15);
+        let k = randn(&[b, n, t, hd], 16);
+        let v = randn(&[b, n, t, hd], 17);
+        let mut m = vec![0f32; b * t * t];
+        for bb in 0..b {
+            for i in 0..t {
+                for j in 0..t {
+                    if j > i || (bb == 1 && (j == 0 || j == 7)) {
+                        m[(bb * t + i) * t + j] = f32::MIN;
+                    }
+                }
+            }
+        }
+        let mask = Tensor::from_vec(m, (b, 1, t, t), &Device::Cpu).unwrap();
+        let scale = 1.0 / (hd as f64).sqrt();
+        let mask64 = mask.to_dtype(DType::F64).unwrap();
+        let reference = |a: &[Tensor]| {
+            let att = (a[0].matmul(&a[1].t().unwrap()).unwrap() * scale)
+                .unwrap()
+                .reshape((b, n, g, t, t))
+                .unwrap()
+                .broadcast_add(&mask64.unsqueeze(1).unwrap())
+                .unwrap()
+                .reshape((b, n, g * t, t))
+                .unwrap();
+            candle_nn::ops::softmax(&att, D::Minus1)
+                .unwrap()
+                .matmul(&a[2])
+                .unwrap()
+        };
+        for tracked in [
+            [true, true, true],
+            [true, false, false],
+            [false, true, false],
+            [false, false, true],
+        ] {
+            check_vs_f64(
+                "attention",
+                &[q.clone(), k.clone(), v.clone()],
+                |a| attention(&a[0], &a[1], &a[2], &mask, scale, g).unwrap(),
+                reference,
+                &tracked,
+            );
+        }
     }
 
     #[test]
