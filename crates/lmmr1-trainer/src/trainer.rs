@@ -412,7 +412,16 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         summary.skipped_updates = steps_of("skipped_updates") as usize;
         eprintln!("resuming from {} (step {start_step})", ck.dir.display());
     }
-    let keep = if fresh { Some(0) } else { Some(start_step) };
+    if fresh {
+        // A fresh start in a used directory: the old logs describe another run.
+        for f in ["metrics.jsonl", "samples.jsonl"] {
+            let p = out.join(f);
+            if p.exists() {
+                std::fs::remove_file(&p).map_err(io_err(&p))?;
+            }
+        }
+    }
+    let keep = if fresh { None } else { Some(start_step) };
     let mut metrics_log = JsonLines::open(&out.join("metrics.jsonl"), keep)?;
     let mut samples_log = JsonLines::open(&out.join("samples.jsonl"), keep)?;
     let rollout_model = policy.rollout_model()?;

@@ -103,6 +103,19 @@ fn a_run_writes_its_outputs_and_resumes_from_its_checkpoint() {
         .map(|r| r["step"].as_u64().unwrap())
         .collect();
     assert_eq!(train_steps, vec![1, 2, 3]);
+
+    // Starting fresh in the same directory replaces the old logs.
+    let fresh = RunOptions {
+        resume: false,
+        ..opts(out)
+    };
+    run(&small(&["train.steps=1"]), &fresh).unwrap();
+    let rows = metrics(out);
+    let steps: Vec<(u64, &str)> = rows
+        .iter()
+        .map(|r| (r["step"].as_u64().unwrap(), r["phase"].as_str().unwrap()))
+        .collect();
+    assert_eq!(steps, vec![(0, "eval"), (1, "train"), (1, "eval")]);
 }
 
 #[test]
