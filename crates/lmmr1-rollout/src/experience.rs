@@ -7,8 +7,9 @@ use lmmr1_model::rope::Grid;
 
 use crate::{Error, Result};
 
-/// One sampled response and everything known about it.
-#[derive(Debug, Clone)]
+/// One sampled response and everything known about it (the per-token fields the trainer fills
+/// start empty).
+#[derive(Debug, Clone, Default)]
 pub struct Row {
     /// Index of its prompt within the rollout batch (rows `g·n .. (g+1)·n` share prompt `g`).
     pub group: usize,

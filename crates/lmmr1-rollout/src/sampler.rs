@@ -120,11 +120,7 @@ pub fn rollout(
                     .iter()
                     .map(|(k, v)| (k.to_string(), *v))
                     .collect(),
-                old_logp: Vec::new(),
-                ref_logp: Vec::new(),
-                values: Vec::new(),
-                advantages: Vec::new(),
-                returns: Vec::new(),
+                ..Row::default()
             });
         }
         progress(rows.len(), total);

@@ -107,14 +107,7 @@ pub fn warm_start(
                 response,
                 text: demo,
                 stopped: true,
-                sampler_logp: Vec::new(),
-                reward: 0.0,
-                components: Vec::new(),
-                old_logp: Vec::new(),
-                ref_logp: Vec::new(),
-                values: Vec::new(),
-                advantages: Vec::new(),
-                returns: Vec::new(),
+                ..Row::default()
             });
         }
         let exp = Experience { n: 1, rows };
