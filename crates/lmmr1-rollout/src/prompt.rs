@@ -58,7 +58,7 @@ impl PromptEncoder {
                     .iter()
                     .map(|c| match c {
                         Content::Text(s) => ChatContent::Text(s.clone()),
-                        Content::Image(_) => ChatContent::Image,
+                        Content::Image(_) | Content::Pixels(_) => ChatContent::Image,
                     })
                     .collect(),
             })
@@ -67,13 +67,21 @@ impl PromptEncoder {
 
     /// Encodes one sample: template, image patches, `<|image_pad|>` expansion, ids.
     pub fn encode(&self, sample: &Sample) -> Result<EncodedPrompt> {
-        let paths = sample.images();
-        let (pixel_values, grids, per_image) = if paths.is_empty() {
+        let parts = sample.image_parts();
+        let (pixel_values, grids, per_image) = if parts.is_empty() {
             (None, Vec::new(), Vec::new())
         } else {
-            let imgs = paths
+            let imgs = parts
                 .iter()
-                .map(|p| load_image(p))
+                .map(|c| match c {
+                    Content::Image(p) => load_image(p),
+                    Content::Pixels(p) => Ok(RgbImage::new(
+                        p.height as usize,
+                        p.width as usize,
+                        p.rgb.as_ref().clone(),
+                    )?),
+                    Content::Text(_) => Err(Error::Input("image_parts returned text".into())),
+                })
                 .collect::<Result<Vec<_>>>()?;
             let processed = self.processor.preprocess(&imgs, &self.device)?;
             let per = processed.tokens_per_image(self.merge_size);

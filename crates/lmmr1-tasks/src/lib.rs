@@ -36,11 +36,13 @@ mod mixture;
 pub mod prompts;
 pub mod rng;
 mod sample;
+mod task;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
 pub use mixture::{Cursor, Mixture, MixturePosition};
-pub use sample::{Content, Sample, Turn};
+pub use sample::{Content, Picture, Sample, Turn};
+pub use task::Problem;
 
 /// The README's examples run as doctests.
 #[doc = include_str!("../README.md")]

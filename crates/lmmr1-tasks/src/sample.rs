@@ -1,8 +1,48 @@
 //! One prompt: chat turns (text and image parts), the gold answer and its source.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+
+/// An RGB image held in memory (a generated diagram, a rendered board or game frame).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Picture {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Row-major RGB bytes, `width · height · 3` of them (shared: cloning a sample is cheap).
+    pub rgb: Arc<Vec<u8>>,
+}
+
+impl Picture {
+    /// Wraps an [`image::RgbImage`].
+    pub fn from_rgb_image(img: image::RgbImage) -> Self {
+        let (width, height) = img.dimensions();
+        Self {
+            width,
+            height,
+            rgb: Arc::new(img.into_raw()),
+        }
+    }
+
+    /// A copy as an [`image::RgbImage`].
+    pub fn to_rgb_image(&self) -> image::RgbImage {
+        image::RgbImage::from_raw(self.width, self.height, self.rgb.as_ref().clone())
+            .unwrap_or_else(|| image::RgbImage::new(self.width, self.height))
+    }
+
+    /// Writes the picture as a PNG file.
+    pub fn save_png(&self, path: &Path) -> crate::Result<()> {
+        self.to_rgb_image()
+            .save_with_format(path, image::ImageFormat::Png)
+            .map_err(|e| crate::Error::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+}
 
 /// One part of a chat turn.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,6 +52,9 @@ pub enum Content {
     /// An image file. Paths from jsonl files are resolved when loading: a `file://` prefix is
     /// stripped and a relative path is taken relative to the jsonl file's directory.
     Image(PathBuf),
+    /// An image in memory (generated tasks, environment frames); not serialisable.
+    #[serde(skip)]
+    Pixels(Picture),
 }
 
 /// A chat turn.
@@ -38,7 +81,7 @@ impl Turn {
             .iter()
             .filter_map(|c| match c {
                 Content::Text(t) => Some(t.as_str()),
-                Content::Image(_) => None,
+                Content::Image(_) | Content::Pixels(_) => None,
             })
             .collect()
     }
@@ -68,15 +111,24 @@ impl Sample {
         }
     }
 
-    /// The image paths of all turns, in order.
+    /// The image paths of all turns, in order (in-memory pictures are not listed).
     pub fn images(&self) -> Vec<&Path> {
         self.messages
             .iter()
             .flat_map(|t| &t.content)
             .filter_map(|c| match c {
                 Content::Image(p) => Some(p.as_path()),
-                Content::Text(_) => None,
+                Content::Text(_) | Content::Pixels(_) => None,
             })
+            .collect()
+    }
+
+    /// The image parts of all turns, in order (files and in-memory pictures).
+    pub fn image_parts(&self) -> Vec<&Content> {
+        self.messages
+            .iter()
+            .flat_map(|t| &t.content)
+            .filter(|c| !matches!(c, Content::Text(_)))
             .collect()
     }
 
