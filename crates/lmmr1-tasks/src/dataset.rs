@@ -241,6 +241,7 @@ fn parse_line(text: &str, base: &Path, default_id: &str) -> RowResult<Sample> {
         messages,
         answer,
         datasource,
+        choices: Vec::new(),
     })
 }
 

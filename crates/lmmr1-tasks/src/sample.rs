@@ -98,6 +98,10 @@ pub struct Sample {
     pub answer: String,
     /// The row's `datasource`, used for per-source metrics.
     pub datasource: Option<String>,
+    /// Multiple-choice options in letter order (A, B, …), when the question has them
+    /// (Geometry3K / GeoQA style); `answer` is then the letter or the value of the right one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 impl Sample {
@@ -108,6 +112,7 @@ impl Sample {
             messages: vec![Turn::text("user", question)],
             answer: answer.to_string(),
             datasource: None,
+            choices: Vec::new(),
         }
     }
 

@@ -45,6 +45,7 @@ pub fn demonstration(
         }],
         answer: p.answer.clone(),
         datasource: Some("warm_start".into()),
+        choices: Vec::new(),
     };
     if let Some(sys) = system {
         s = s.with_system(sys);
