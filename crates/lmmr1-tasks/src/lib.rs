@@ -42,7 +42,7 @@ pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
 pub use mixture::{Cursor, Mixture, MixturePosition};
 pub use sample::{Content, Picture, Sample, Turn};
-pub use task::Generated;
+pub use task::{Episode, Generated, TurnOutcome};
 
 /// The README's examples run as doctests.
 #[doc = include_str!("../README.md")]
