@@ -8,19 +8,23 @@
 //!   prompt block followed by right-padded responses, with masks, rewards and their components, and
 //!   micro-batches for the training forward;
 //! * [`sampler`]: batched generation of `n` samples per prompt with the rollout copy of the policy,
-//!   and scoring with a rule-based reward.
+//!   and scoring with a rule-based reward;
+//! * [`episodes`]: multi-turn episodes (one move per turn, the environment steps, the new
+//!   observation is appended), one row per turn with the return from that turn as its reward.
 //!
 //! Old and reference log-probabilities and critic values are filled in by the trainer with the
 //! *training* forward (as LMM-R1 does); the sampler's own log-probabilities are kept to measure
 //! the mismatch.
 
+pub mod episodes;
 pub mod experience;
 pub mod prompt;
 pub mod sampler;
 
+pub use episodes::{rollout_episodes, EpisodeConfig, PlayedEpisode};
 pub use experience::{Experience, MicroBatch};
 pub use prompt::{EncodedPrompt, PromptEncoder};
-pub use sampler::{rollout, RolloutConfig};
+pub use sampler::{generate_responses, rollout, Generation, RolloutConfig};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]

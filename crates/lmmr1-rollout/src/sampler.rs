@@ -36,50 +36,58 @@ pub struct RolloutConfig {
     pub suppress_tokens: Vec<u32>,
 }
 
-/// Generates `cfg.n_samples_per_prompt` responses for each sample (group-major rows) and scores
-/// each with `reward(sample, response_text)`. `progress(done, total)` is called after each
-/// generation chunk.
-pub fn rollout(
+/// One generated response.
+#[derive(Debug, Clone)]
+pub struct Generation {
+    /// Index of its prompt.
+    pub prompt: usize,
+    /// Response ids (a stop token, if hit, is the last one).
+    pub response: Vec<u32>,
+    /// The decoded response (special tokens kept).
+    pub text: String,
+    /// Whether generation stopped on a stop token.
+    pub stopped: bool,
+    /// The sampler's log-probs of the response tokens.
+    pub logp: Vec<f32>,
+}
+
+/// Generates one response per entry of `order` (an index into `prompts`), in generation batches
+/// of `cfg.generation_batch` left-padded rows. `progress(done, total)` is called after each batch.
+pub fn generate_responses(
     model: &Qwen25VL,
     encoder: &PromptEncoder,
-    samples: &[Sample],
+    prompts: &[EncodedPrompt],
+    order: &[usize],
     cfg: &RolloutConfig,
     seed: u64,
-    reward: &(dyn Fn(&Sample, &str) -> Score + Sync),
     progress: &mut dyn FnMut(usize, usize),
-) -> Result<Experience> {
-    let n = cfg.n_samples_per_prompt;
-    if n == 0 || cfg.generation_batch == 0 {
+) -> Result<Vec<Generation>> {
+    if cfg.generation_batch == 0 || cfg.max_new_tokens == 0 {
         return Err(Error::Input(
-            "n_samples_per_prompt and generation_batch must be ≥ 1".into(),
+            "generation_batch and max_new_tokens must be ≥ 1".into(),
         ));
     }
-    let prompts: Vec<(Arc<Vec<u32>>, EncodedPrompt)> = samples
-        .iter()
-        .map(|s| {
-            let e = encoder.encode(s)?;
-            Ok((Arc::new(e.ids.clone()), e))
-        })
-        .collect::<Result<_>>()?;
-    let total = samples.len() * n;
-    let order: Vec<usize> = (0..total).map(|r| r / n).collect();
-    let mut rows = Vec::with_capacity(total);
+    let mut out = Vec::with_capacity(order.len());
     for (chunk_idx, chunk) in order.chunks(cfg.generation_batch).enumerate() {
-        let width = chunk.iter().map(|&g| prompts[g].0.len()).max().unwrap_or(0);
+        let width = chunk
+            .iter()
+            .map(|&g| prompts[g].ids.len())
+            .max()
+            .unwrap_or(0);
         let mut ids = Vec::with_capacity(chunk.len() * width);
         let mut mask = Vec::with_capacity(chunk.len() * width);
         let mut pixels = Vec::new();
         let mut grids = Vec::new();
         for &g in chunk {
-            let (p, enc) = &prompts[g];
-            let lp = width - p.len();
+            let p = &prompts[g];
+            let lp = width - p.ids.len();
             ids.extend(std::iter::repeat_n(cfg.pad_token, lp));
             mask.extend(std::iter::repeat_n(0u32, lp));
-            ids.extend_from_slice(p);
-            mask.extend(std::iter::repeat_n(1u32, p.len()));
-            if let Some(pv) = &enc.pixel_values {
+            ids.extend_from_slice(&p.ids);
+            mask.extend(std::iter::repeat_n(1u32, p.ids.len()));
+            if let Some(pv) = &p.pixel_values {
                 pixels.push(pv.clone());
-                grids.extend_from_slice(&enc.grids);
+                grids.extend_from_slice(&p.grids);
             }
         }
         let pixel_values = if pixels.is_empty() {
@@ -104,16 +112,60 @@ pub fn rollout(
         for (k, &g) in chunk.iter().enumerate() {
             let response = gen.tokens[k].clone();
             let text = encoder.tokenizer.decode(&response, false)?;
-            let score = reward(&samples[g], &text);
-            let (p, enc) = &prompts[g];
-            rows.push(Row {
-                group: g,
-                prompt: p.clone(),
-                images: enc.pixel_values.clone().map(|pv| (pv, enc.grids.clone())),
+            out.push(Generation {
+                prompt: g,
                 response,
                 text,
                 stopped: gen.stopped[k],
-                sampler_logp: gen.logprobs[k].clone(),
+                logp: gen.logprobs[k].clone(),
+            });
+        }
+        progress(out.len(), order.len());
+    }
+    // An empty response has no token to carry the reward (generation always emits ≥ 1 token
+    // when max_new_tokens ≥ 1).
+    if out.iter().any(|g| g.response.is_empty()) {
+        return Err(Error::Input("generation returned an empty response".into()));
+    }
+    Ok(out)
+}
+
+/// Generates `cfg.n_samples_per_prompt` responses for each sample (group-major rows) and scores
+/// each with `reward(sample, response_text)`. `progress(done, total)` is called after each
+/// generation chunk.
+pub fn rollout(
+    model: &Qwen25VL,
+    encoder: &PromptEncoder,
+    samples: &[Sample],
+    cfg: &RolloutConfig,
+    seed: u64,
+    reward: &(dyn Fn(&Sample, &str) -> Score + Sync),
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<Experience> {
+    let n = cfg.n_samples_per_prompt;
+    if n == 0 {
+        return Err(Error::Input("n_samples_per_prompt must be ≥ 1".into()));
+    }
+    let prompts: Vec<EncodedPrompt> = samples
+        .iter()
+        .map(|s| encoder.encode(s))
+        .collect::<Result<_>>()?;
+    let ids: Vec<Arc<Vec<u32>>> = prompts.iter().map(|p| Arc::new(p.ids.clone())).collect();
+    let order: Vec<usize> = (0..samples.len() * n).map(|r| r / n).collect();
+    let gens = generate_responses(model, encoder, &prompts, &order, cfg, seed, progress)?;
+    let rows = gens
+        .into_iter()
+        .map(|g| {
+            let score = reward(&samples[g.prompt], &g.text);
+            let enc = &prompts[g.prompt];
+            Row {
+                group: g.prompt,
+                prompt: ids[g.prompt].clone(),
+                images: enc.pixel_values.clone().map(|pv| (pv, enc.grids.clone())),
+                response: g.response,
+                text: g.text,
+                stopped: g.stopped,
+                sampler_logp: g.logp,
                 reward: score.total,
                 components: score
                     .components
@@ -121,14 +173,8 @@ pub fn rollout(
                     .map(|(k, v)| (k.to_string(), *v))
                     .collect(),
                 ..Row::default()
-            });
-        }
-        progress(rows.len(), total);
-    }
-    // An empty response has no token to carry the reward: give it the stop token's slot by
-    // construction (generation always emits ≥ 1 token when max_new_tokens ≥ 1).
-    if rows.iter().any(|r| r.response.is_empty()) {
-        return Err(Error::Input("max_new_tokens must be ≥ 1".into()));
-    }
+            }
+        })
+        .collect();
     Ok(Experience { n, rows })
 }

@@ -32,6 +32,7 @@
 mod dataset;
 mod error;
 pub mod generator;
+pub mod kind;
 mod mixture;
 pub mod prompts;
 pub mod rng;
@@ -40,6 +41,7 @@ mod task;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
+pub use kind::{sample_key, slip_answer, TaskKind};
 pub use mixture::{Cursor, Mixture, MixturePosition};
 pub use sample::{Content, Picture, Sample, Turn};
 pub use task::{Episode, Generated, TurnOutcome};

@@ -25,6 +25,32 @@ pub struct Config {
     pub optimizer: OptimizerConfig,
     /// Loop length, evaluation, checkpoints.
     pub train: TrainSection,
+    /// Multi-turn episodes (agent tasks).
+    pub episode: EpisodeSection,
+}
+
+/// `[episode]`: how agent tasks (`sokoban`, `football`) are played.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EpisodeSection {
+    /// `false` (LMM-R1's default): the whole plan in one response, scored by replaying it.
+    /// `true`: one move per turn, the environment steps and shows its new state, until done or
+    /// `max_turns`; each turn's reward is the return from that turn on.
+    pub multi_turn: bool,
+    /// Turns per episode at most (multi-turn).
+    pub max_turns: usize,
+    /// Earlier turns kept in the prompt, without their images (multi-turn).
+    pub history: usize,
+}
+
+impl Default for EpisodeSection {
+    fn default() -> Self {
+        Self {
+            multi_turn: false,
+            max_turns: 8,
+            history: 0,
+        }
+    }
 }
 
 /// `[model]`.
@@ -42,6 +68,9 @@ pub struct ModelConfig {
     pub freeze: Vec<String>,
     /// Per-layer activation recomputation.
     pub recompute: bool,
+    /// Start from this Hugging Face directory when it exists (MGT stages: the FRE-Text run's
+    /// `final/`), else from `dir` or the warm-started embedded policy.
+    pub init_from: String,
     /// Seed of the embedded policy's initial weights.
     pub seed: u64,
     /// Image processor bounds (LMM-R1: 4·28·28 and 640·28·28).
@@ -58,6 +87,7 @@ impl Default for ModelConfig {
             dtype: "f32".into(),
             freeze: Vec::new(),
             recompute: false,
+            init_from: String::new(),
             seed: 42,
             min_pixels: 4 * 28 * 28,
             max_pixels: 640 * 28 * 28,
@@ -82,10 +112,17 @@ pub struct WarmStartConfig {
     /// Also warm-start a model loaded from `model.dir`.
     pub always: bool,
     /// Fraction of demonstrations from a noisy teacher: the worked steps are right but the final
-    /// integer answer is written ten too high. The warm-started base then learns the format and
-    /// the method but answers right only part of the time — the imperfect starting point that RL
-    /// with a verifiable reward improves on.
+    /// answer carries a systematic slip (an integer answer ten too high; a Sokoban plan one move
+    /// short; …). The warm-started base then learns the format and the method but answers right
+    /// only part of the time — the imperfect starting point that RL with a verifiable reward
+    /// improves on.
     pub teacher_error_rate: f64,
+    /// Task families of the demonstrations, drawn uniformly (empty = `data.task`). A base that
+    /// every stage shares lists them all.
+    pub tasks: Vec<String>,
+    /// A directory where the warm-started base is kept and reused by any run whose model and
+    /// `[warm_start]` settings are the same (empty = no cache).
+    pub cache: String,
 }
 
 impl Default for WarmStartConfig {
@@ -98,6 +135,8 @@ impl Default for WarmStartConfig {
             seed: 1,
             always: false,
             teacher_error_rate: 0.0,
+            tasks: Vec::new(),
+            cache: String::new(),
         }
     }
 }
@@ -121,8 +160,11 @@ fn one() -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DataConfig {
-    /// Training files; empty = the seeded problem generator.
+    /// Training files; empty = the seeded problem generator of `task`.
     pub train: Vec<DataFile>,
+    /// The task family: `arith` (FRE-Text), `visual_math` (FRE-Multi), `geo`, `perce_reason`,
+    /// `sokoban`, `football`. Picks the generator and the reward.
+    pub task: String,
     /// Held-out evaluation file; empty = a split of the training data.
     pub eval: String,
     /// Rows kept out of training for evaluation (when `eval` is empty).
@@ -146,6 +188,7 @@ impl Default for DataConfig {
     fn default() -> Self {
         Self {
             train: Vec::new(),
+            task: "arith".into(),
             eval: String::new(),
             held_out: 200,
             generator_count: 20_000,
@@ -456,6 +499,21 @@ impl Config {
                 )));
             }
         }
+        lmmr1_tasks::TaskKind::from_name(&self.data.task)
+            .map_err(|e| config_err(format!("data.task: {e}")))?;
+        for (i, t) in self.warm_start.tasks.iter().enumerate() {
+            lmmr1_tasks::TaskKind::from_name(t)
+                .map_err(|e| config_err(format!("warm_start.tasks[{i}]: {e}")))?;
+        }
+        if self.episode.multi_turn {
+            pos("episode.max_turns", self.episode.max_turns)?;
+            if !matches!(self.algorithm.estimator.as_str(), "gae" | "reinforce") {
+                return Err(config_err(format!(
+                    "episode.multi_turn needs algorithm.estimator \"gae\" or \"reinforce\" (turns of one episode are not a group of samples), got {:?}",
+                    self.algorithm.estimator
+                )));
+            }
+        }
         lmmr1_model::dtype(&self.model.dtype)
             .map_err(|e| config_err(format!("model.dtype: {e}")))?;
         if self.data.train.is_empty() && self.data.generator_levels.is_empty() {
@@ -500,6 +558,27 @@ impl Config {
     /// Whether a reference model is needed.
     pub fn needs_reference(&self) -> bool {
         self.algorithm.kl_coef > 0.0
+    }
+
+    /// The task family of `data.task`.
+    pub fn task(&self) -> Result<lmmr1_tasks::TaskKind> {
+        lmmr1_tasks::TaskKind::from_name(&self.data.task)
+            .map_err(|e| config_err(format!("data.task: {e}")))
+    }
+
+    /// The task families of the warm start's demonstrations.
+    pub fn warm_start_tasks(&self) -> Result<Vec<lmmr1_tasks::TaskKind>> {
+        if self.warm_start.tasks.is_empty() {
+            return Ok(vec![self.task()?]);
+        }
+        self.warm_start
+            .tasks
+            .iter()
+            .map(|t| {
+                lmmr1_tasks::TaskKind::from_name(t)
+                    .map_err(|e| config_err(format!("warm_start.tasks: {e}")))
+            })
+            .collect()
     }
 
     /// Whether a critic is needed.

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use lmmr1_tasks::{generator, BadRows, Dataset, Mixture, Sample};
+use lmmr1_tasks::{generator, BadRows, Dataset, Mixture, Sample, TaskKind};
 
 use crate::config::Config;
 use crate::{Error, Result};
@@ -24,12 +24,27 @@ pub struct Data {
     pub uncheckable: usize,
 }
 
+/// Whether the policy is the embedded tiny one or trained from it: no `model.dir` and no
+/// existing `model.init_from`, or a model directory whose vocabulary is the tiny one's (< 1000).
+pub fn tiny_lineage(cfg: &Config) -> bool {
+    let dir = crate::trainer::model_dir(cfg);
+    match dir {
+        None => true,
+        Some(d) => std::fs::read_to_string(d.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("vocab_size").and_then(|x| x.as_u64()))
+            .is_some_and(|v| v < 1000),
+    }
+}
+
 /// The system prompt named by `data.system_prompt`: `r1` (LMM-R1's math prompt), `none`,
-/// `auto` (`r1` for a model directory, none for the embedded policy, whose CPU budget the 112
-/// extra tokens per sample would quadruple), or the literal text.
+/// `auto` (`r1` for a real checkpoint, none for the embedded policy and the runs that start
+/// from it, whose CPU budget the 112 extra tokens per sample would quadruple), or the literal
+/// text.
 pub fn system_prompt(cfg: &Config) -> Option<String> {
     match cfg.data.system_prompt.as_str() {
-        "auto" if cfg.model.dir.is_empty() => None,
+        "auto" if tiny_lineage(cfg) => None,
         "auto" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
         "" | "none" => None,
         "r1" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
@@ -48,9 +63,20 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
     let (mut skipped, mut uncheckable) = (0, 0);
     let (mut parts, mut eval): (Vec<(Dataset, f64)>, Vec<Sample>) = (Vec::new(), Vec::new());
     if d.train.is_empty() {
-        let mix: Vec<(u8, f64)> = d.generator_levels.iter().map(|&l| (l, 1.0)).collect();
-        let (train, held) =
-            generator::train_and_held_out(d.generator_count, d.held_out, &mix, d.seed)?;
+        let kind = cfg.task()?;
+        let (train, held) = if kind == TaskKind::Arith {
+            // The arithmetic generator's own split (disjoint questions).
+            let mix: Vec<(u8, f64)> = d.generator_levels.iter().map(|&l| (l, 1.0)).collect();
+            generator::train_and_held_out(d.generator_count, d.held_out, &mix, d.seed)?
+        } else {
+            lmmr1_tasks::kind::train_and_held_out(
+                kind,
+                d.generator_count,
+                d.held_out,
+                &d.generator_levels,
+                d.seed,
+            )?
+        };
         parts.push((train, 1.0));
         eval = held.samples;
     } else {

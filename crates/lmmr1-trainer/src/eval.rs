@@ -2,8 +2,11 @@
 
 use lmmr1_model::Qwen25VL;
 use lmmr1_rewards::Score;
-use lmmr1_rollout::{rollout, Experience, PromptEncoder, RolloutConfig};
-use lmmr1_tasks::Sample;
+use lmmr1_rollout::{
+    rollout, rollout_episodes, EpisodeConfig, Experience, PlayedEpisode, PromptEncoder,
+    RolloutConfig,
+};
+use lmmr1_tasks::{Sample, TaskKind};
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
@@ -27,6 +30,25 @@ pub struct EvalResult {
     pub pass_at_k: f64,
     /// `k`.
     pub k: usize,
+    /// Greedy decoding: the mean of every reward component (e.g. `magebench` for Sokoban).
+    #[serde(default)]
+    pub components: std::collections::BTreeMap<String, f64>,
+}
+
+fn component_means<'a>(
+    rows: impl Iterator<Item = &'a [(String, f64)]>,
+) -> std::collections::BTreeMap<String, f64> {
+    let mut sums: std::collections::BTreeMap<String, (f64, usize)> = Default::default();
+    for comps in rows {
+        for (k, v) in comps {
+            let e = sums.entry(k.clone()).or_insert((0.0, 0));
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    sums.into_iter()
+        .map(|(k, (s, n))| (k, s / n.max(1) as f64))
+        .collect()
 }
 
 /// Whether a score counts as solved: its `accuracy` component if it has one (math, geometry),
@@ -83,6 +105,7 @@ pub fn evaluate(
     r.accuracy = count(&|row| solved(&row.components, row.reward));
     r.format_rate = count(&|row| formatted(&row.components));
     r.mean_reward = greedy.rows.iter().map(|row| row.reward).sum::<f64>() / n;
+    r.components = component_means(greedy.rows.iter().map(|row| row.components.as_slice()));
     r.response_len = greedy
         .rows
         .iter()
@@ -114,4 +137,112 @@ pub fn evaluate(
     r.sampled_accuracy = hits_all as f64 / (n * k as f64);
     r.pass_at_k = passed as f64 / n;
     Ok((r, greedy))
+}
+
+/// Multi-turn evaluation: greedy episodes give the solve rate (`accuracy`), the mean format
+/// rate, the mean return (`mean_reward`) and turns (`response_len`); `k` sampled episodes per
+/// prompt give pass@k.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_episodes(
+    model: &Qwen25VL,
+    encoder: &PromptEncoder,
+    samples: &[Sample],
+    task: TaskKind,
+    base: &RolloutConfig,
+    ecfg: &EpisodeConfig,
+    k: usize,
+    seed: u64,
+) -> Result<(EvalResult, Experience)> {
+    if samples.is_empty() {
+        return Ok((EvalResult::default(), Experience { n: 1, rows: vec![] }));
+    }
+    let play =
+        |cfg: &RolloutConfig, reps: usize, seed: u64| -> Result<(Experience, Vec<PlayedEpisode>)> {
+            let mut eps = Vec::new();
+            let mut groups = Vec::new();
+            for (g, s) in samples.iter().enumerate() {
+                for _ in 0..reps {
+                    eps.push(episode_of(task, s)?);
+                    groups.push(g);
+                }
+            }
+            let prefix = system_turns(&samples[0]);
+            Ok(rollout_episodes(
+                model,
+                encoder,
+                &prefix,
+                &mut eps,
+                &groups,
+                cfg,
+                ecfg,
+                seed,
+                &mut |_, _| {},
+            )?)
+        };
+    let greedy_cfg = RolloutConfig {
+        temperature: 0.0,
+        ..base.clone()
+    };
+    let (exp, greedy) = play(&greedy_cfg, 1, seed)?;
+    let n = samples.len() as f64;
+    let mut r = EvalResult {
+        prompts: samples.len(),
+        k,
+        ..Default::default()
+    };
+    let comps = |e: &PlayedEpisode| -> Vec<(String, f64)> {
+        e.score
+            .components
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
+    };
+    let all: Vec<Vec<(String, f64)>> = greedy.iter().map(comps).collect();
+    r.accuracy = greedy
+        .iter()
+        .zip(&all)
+        .filter(|(e, c)| solved(c, e.score.total))
+        .count() as f64
+        / n;
+    r.format_rate = all
+        .iter()
+        .map(|c| c.iter().find(|(k, _)| k == "format").map_or(0.0, |x| x.1))
+        .sum::<f64>()
+        / n;
+    r.mean_reward = greedy.iter().map(|e| e.score.total).sum::<f64>() / n;
+    r.response_len = greedy.iter().map(|e| e.turns as f64).sum::<f64>() / n;
+    r.components = component_means(all.iter().map(|c| c.as_slice()));
+    let (_, sampled) = play(base, k, seed ^ 0xE7A1)?;
+    let (mut hits_all, mut passed) = (0usize, 0usize);
+    for group in sampled.chunks(k) {
+        let hits = group
+            .iter()
+            .filter(|e| solved(&comps(e), e.score.total))
+            .count();
+        hits_all += hits;
+        passed += (hits > 0) as usize;
+    }
+    r.sampled_accuracy = hits_all as f64 / (n * k as f64);
+    r.pass_at_k = passed as f64 / n;
+    Ok((r, exp))
+}
+
+/// The episode of an agent-task sample, or an error naming the task.
+pub fn episode_of(task: TaskKind, s: &Sample) -> Result<Box<dyn lmmr1_tasks::Episode>> {
+    task.episode(s).ok_or_else(|| {
+        crate::Error::Config(format!(
+            "episode.multi_turn: task `{}` has no multi-turn episodes (sample {})",
+            task.name(),
+            s.id
+        ))
+    })
+}
+
+/// The system turns at the start of a sample (the prefix of every turn's prompt).
+pub fn system_turns(s: &Sample) -> Vec<lmmr1_tasks::Turn> {
+    s.messages
+        .iter()
+        .take_while(|t| t.role == "system")
+        .cloned()
+        .collect()
 }

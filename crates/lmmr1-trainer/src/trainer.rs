@@ -21,16 +21,16 @@ use lmmr1_model::policy::{Policy, PolicyOptions};
 use lmmr1_model::processor::ImageProcessor;
 use lmmr1_model::tokenizer::Tokenizer;
 use lmmr1_model::value::ValueModel;
-use lmmr1_rewards::{lmm_r1::MathReward, Reward, Score};
-use lmmr1_rollout::{rollout, PromptEncoder, RolloutConfig};
+use lmmr1_rewards::Score;
+use lmmr1_rollout::{rollout, rollout_episodes, EpisodeConfig, PromptEncoder, RolloutConfig};
 use lmmr1_tasks::rng::SplitMix64;
-use lmmr1_tasks::Sample;
+use lmmr1_tasks::{sample_key, Sample};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::config::Config;
 use crate::data;
-use crate::eval::{evaluate, solved, EvalResult};
+use crate::eval::{episode_of, evaluate, evaluate_episodes, solved, system_turns, EvalResult};
 use crate::output::{metrics_row, write_plots, JsonLines};
 use crate::{io_err, tiny, warm_start, Error, Result};
 
@@ -66,8 +66,10 @@ impl RunOptions {
 /// What `summary.json` holds.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Summary {
-    /// `embedded-tiny` or the model directory.
+    /// `embedded-tiny` or the model directory the run started from.
     pub model: String,
+    /// The task family (`data.task`).
+    pub task: String,
     /// The estimator.
     pub estimator: String,
     /// Rollout steps done.
@@ -92,6 +94,18 @@ pub struct Summary {
     pub mean_reward_before: f64,
     /// Mean greedy reward after.
     pub mean_reward_after: f64,
+    /// Agent tasks: fraction of held-out levels or games solved (greedy) before RL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solve_rate_before: Option<f64>,
+    /// Agent tasks: the same after RL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub solve_rate_after: Option<f64>,
+    /// Sokoban: mean MageBench level score (greedy; 100 = optimal) before RL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub magebench_score_before: Option<f64>,
+    /// Sokoban: the same after RL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub magebench_score_after: Option<f64>,
     /// Whole run, seconds (this process).
     pub wall_time_s: f64,
     /// Supervised warm start, seconds.
@@ -108,6 +122,28 @@ pub struct Summary {
     pub skipped_updates: usize,
     /// Where the final weights are (Hugging Face layout).
     pub final_model: String,
+}
+
+/// The directory the policy starts from: `model.init_from` when it holds a checkpoint (a
+/// two-stage run), else `model.dir`; `None` = the embedded policy.
+pub fn model_dir(cfg: &Config) -> Option<PathBuf> {
+    let init = Path::new(&cfg.model.init_from);
+    if !cfg.model.init_from.is_empty() && init.join("config.json").is_file() {
+        return Some(init.to_path_buf());
+    }
+    (!cfg.model.dir.is_empty()).then(|| PathBuf::from(&cfg.model.dir))
+}
+
+/// What identifies a warm-started base: the embedded policy's seed and the `[warm_start]`
+/// settings (its `cache` path aside).
+fn warm_start_key(cfg: &Config) -> Result<String> {
+    let mut ws = cfg.warm_start.clone();
+    ws.cache.clear();
+    let text = toml::to_string(&ws).map_err(|e| Error::Other(e.to_string()))?;
+    Ok(format!(
+        "model.seed = {}\nmodel.dtype = {:?}\n[warm_start]\n{text}",
+        cfg.model.seed, cfg.model.dtype
+    ))
 }
 
 /// Policy, tokenizer and where its starting weights live.
@@ -172,7 +208,7 @@ fn setup(
     device: &Device,
     dtype: DType,
     fresh: bool,
-    exclude: &HashSet<String>,
+    exclude: &HashSet<u64>,
     progress: bool,
     summary: &mut Summary,
 ) -> Result<Setup> {
@@ -180,21 +216,20 @@ fn setup(
         freeze: cfg.model.freeze.clone(),
         recompute: cfg.model.recompute,
     };
-    let embedded = cfg.model.dir.is_empty();
+    let start_dir = model_dir(cfg);
+    let embedded = start_dir.is_none();
     let base_out = out.join("base");
-    let (tokenizer, model_cfg, label) = if embedded {
-        (
+    let (tokenizer, model_cfg, label) = match &start_dir {
+        None => (
             tiny::tokenizer()?,
             tiny::config()?,
             "embedded-tiny".to_string(),
-        )
-    } else {
-        let dir = PathBuf::from(&cfg.model.dir);
-        (
+        ),
+        Some(dir) => (
             Tokenizer::from_file(dir.join("tokenizer.json"))?,
             lmmr1_model::Config::from_file(dir.join("config.json"))?,
             dir.display().to_string(),
-        )
+        ),
     };
     let warm = cfg.warm_start.steps > 0 && (embedded || cfg.warm_start.always);
     let encoder = PromptEncoder {
@@ -221,26 +256,48 @@ fn setup(
             label,
         });
     }
-    let policy = if embedded {
-        Policy::random(&model_cfg, cfg.model.seed, dtype, device, &popts)?
-    } else {
-        Policy::from_dir(Path::new(&cfg.model.dir), dtype, device, &popts)?
+    let policy = match &start_dir {
+        None => Policy::random(&model_cfg, cfg.model.seed, dtype, device, &popts)?,
+        Some(dir) => Policy::from_dir(dir, dtype, device, &popts)?,
     };
     if !(embedded || warm) {
         return Ok(Setup {
             policy,
             encoder,
-            base: PathBuf::from(&cfg.model.dir),
+            base: start_dir.unwrap_or_default(),
             label,
         });
+    }
+    // A cached base with the same warm-start settings is reused as is.
+    let cache = (!cfg.warm_start.cache.is_empty()).then(|| PathBuf::from(&cfg.warm_start.cache));
+    let key = warm_start_key(cfg)?;
+    if let (Some(c), true) = (&cache, embedded) {
+        let same = std::fs::read_to_string(c.join("warm_start.key")).is_ok_and(|k| k == key);
+        if same {
+            let policy = Policy::from_dir(c, dtype, device, &popts)?;
+            eprintln!("warm start: reusing the base cached in {}", c.display());
+            save_hf(&base_out, &model_cfg, &policy.named_tensors(), dtype)?;
+            write_atomic(
+                &base_out.join("tokenizer.json"),
+                tiny::TOKENIZER_JSON.as_bytes(),
+            )?;
+            return Ok(Setup {
+                policy,
+                encoder,
+                base: base_out,
+                label,
+            });
+        }
     }
     let t = Instant::now();
     let system = data::system_prompt(cfg);
     let pb = bar(progress, cfg.warm_start.steps as u64, "warm start");
+    let kinds = cfg.warm_start_tasks()?;
     let losses = warm_start::warm_start(
         &policy,
         &encoder,
         &cfg.warm_start,
+        &kinds,
         system.as_deref(),
         exclude,
         &mut |i, loss| {
@@ -259,13 +316,27 @@ fn setup(
     }
     save_hf(&base_out, &model_cfg, &policy.named_tensors(), dtype)?;
     let tok_path = base_out.join("tokenizer.json");
-    let tok_json = if embedded {
-        tiny::TOKENIZER_JSON.as_bytes().to_vec()
-    } else {
-        let p = Path::new(&cfg.model.dir).join("tokenizer.json");
-        std::fs::read(&p).map_err(io_err(p))?
+    let tok_json = match &start_dir {
+        None => tiny::TOKENIZER_JSON.as_bytes().to_vec(),
+        Some(dir) => {
+            let p = dir.join("tokenizer.json");
+            std::fs::read(&p).map_err(io_err(p))?
+        }
     };
     write_atomic(&tok_path, &tok_json)?;
+    if let (Some(c), true) = (&cache, embedded) {
+        // Written next to the cache and renamed, so a half-written cache is never used.
+        let tmp = c.with_extension("partial");
+        let _ = std::fs::remove_dir_all(&tmp);
+        save_hf(&tmp, &model_cfg, &policy.named_tensors(), dtype)?;
+        write_atomic(&tmp.join("tokenizer.json"), &tok_json)?;
+        write_atomic(&tmp.join("warm_start.key"), key.as_bytes())?;
+        let _ = std::fs::remove_dir_all(c);
+        if let Some(parent) = c.parent() {
+            std::fs::create_dir_all(parent).map_err(io_err(parent))?;
+        }
+        std::fs::rename(&tmp, c).map_err(io_err(c))?;
+    }
     Ok(Setup {
         policy,
         encoder,
@@ -304,8 +375,9 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         .take(cfg.train.eval_prompts)
         .cloned()
         .collect();
-    let exclude: HashSet<String> = data.eval.iter().map(|s| s.question_text()).collect();
+    let exclude: HashSet<u64> = data.eval.iter().map(sample_key).collect();
     let mut summary = Summary {
+        task: cfg.data.task.clone(),
         estimator: cfg.algorithm.estimator.clone(),
         held_out_prompts: eval_set.len(),
         k: cfg.train.eval_pass_k,
@@ -445,10 +517,20 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         .filter_map(|t| tok.token_id(t))
         .collect(),
     };
-    let reward = |s: &Sample, text: &str| -> Score { MathReward.score(text, &s.answer) };
+    let task = cfg.task()?;
+    let reward = |s: &Sample, text: &str| -> Score { task.score(s, text) };
+    let ecfg = EpisodeConfig {
+        max_turns: cfg.episode.max_turns,
+        history: cfg.episode.history,
+    };
     let adv_cfg = AdvantageConfig {
         estimator: cfg.estimator()?,
-        n_samples_per_prompt: cfg.rollout.n_samples_per_prompt,
+        // Turns of an episode are rows of their own: no groups of equal size (validated).
+        n_samples_per_prompt: if cfg.episode.multi_turn {
+            1
+        } else {
+            cfg.rollout.n_samples_per_prompt
+        },
         gamma: cfg.algorithm.gamma,
         lambda: cfg.algorithm.lambda,
         ..AdvantageConfig::default()
@@ -474,15 +556,28 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
 
     let do_eval = |step: usize, log: &mut JsonLines, summary: &mut Summary| -> Result<EvalResult> {
         let t = Instant::now();
-        let (r, greedy) = evaluate(
-            &rollout_model,
-            &encoder,
-            &eval_set,
-            &rcfg,
-            cfg.train.eval_pass_k,
-            cfg.train.seed ^ 0xE7A1_0000,
-            &reward,
-        )?;
+        let (r, greedy) = if cfg.episode.multi_turn {
+            evaluate_episodes(
+                &rollout_model,
+                &encoder,
+                &eval_set,
+                task,
+                &rcfg,
+                &ecfg,
+                cfg.train.eval_pass_k,
+                cfg.train.seed ^ 0xE7A1_0000,
+            )?
+        } else {
+            evaluate(
+                &rollout_model,
+                &encoder,
+                &eval_set,
+                &rcfg,
+                cfg.train.eval_pass_k,
+                cfg.train.seed ^ 0xE7A1_0000,
+                &reward,
+            )?
+        };
         summary.eval_s += t.elapsed().as_secs_f64();
         let mut m = BTreeMap::new();
         m.insert("eval/accuracy".to_string(), r.accuracy);
@@ -491,6 +586,11 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         m.insert("eval/response_len".to_string(), r.response_len);
         m.insert("eval/sampled_accuracy".to_string(), r.sampled_accuracy);
         m.insert("eval/pass_at_k".to_string(), r.pass_at_k);
+        for (k, v) in &r.components {
+            if k != "accuracy" && k != "format" {
+                m.insert(format!("eval/{k}"), *v);
+            }
+        }
         log.write(&metrics_row(step, "eval", &m))?;
         if let Some(row) = greedy.rows.first() {
             eprintln!(
@@ -527,15 +627,57 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             .seed
             .wrapping_mul(1_000_003)
             .wrapping_add(step as u64);
-        let mut exp = rollout(
-            &rollout_model,
-            &encoder,
-            &prompts,
-            &rcfg,
-            seed,
-            &reward,
-            &mut |d, n| pb.set_message(format!("step {step}: sampling {d}/{n}")),
-        )?;
+        let mut exp = if cfg.episode.multi_turn {
+            let n = cfg.rollout.n_samples_per_prompt;
+            let mut eps = Vec::with_capacity(prompts.len() * n);
+            let mut groups = Vec::with_capacity(prompts.len() * n);
+            for (g, s) in prompts.iter().enumerate() {
+                for _ in 0..n {
+                    eps.push(episode_of(task, s)?);
+                    groups.push(g);
+                }
+            }
+            let prefix = prompts.first().map(system_turns).unwrap_or_default();
+            let (exp, played) = rollout_episodes(
+                &rollout_model,
+                &encoder,
+                &prefix,
+                &mut eps,
+                &groups,
+                &rcfg,
+                &ecfg,
+                seed,
+                &mut |t, tmax| pb.set_message(format!("step {step}: turn {t}/{tmax}")),
+            )?;
+            let ne = played.len().max(1) as f64;
+            m.insert(
+                "episode/solved".into(),
+                played
+                    .iter()
+                    .filter(|e| e.score.component("solved").unwrap_or(0.0) > 0.5)
+                    .count() as f64
+                    / ne,
+            );
+            m.insert(
+                "episode/return".into(),
+                played.iter().map(|e| e.score.total).sum::<f64>() / ne,
+            );
+            m.insert(
+                "episode/turns".into(),
+                played.iter().map(|e| e.turns as f64).sum::<f64>() / ne,
+            );
+            exp
+        } else {
+            rollout(
+                &rollout_model,
+                &encoder,
+                &prompts,
+                &rcfg,
+                seed,
+                &reward,
+                &mut |d, n| pb.set_message(format!("step {step}: sampling {d}/{n}")),
+            )?
+        };
         let t_rollout = t_step.elapsed().as_secs_f64();
 
         // Old (and reference) log-probs and values, with the training forward.
@@ -847,6 +989,12 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     summary.pass_at_k_after = last.pass_at_k;
     summary.mean_reward_before = before.mean_reward;
     summary.mean_reward_after = last.mean_reward;
+    if task.is_agent() {
+        summary.solve_rate_before = Some(before.accuracy);
+        summary.solve_rate_after = Some(last.accuracy);
+    }
+    summary.magebench_score_before = before.components.get("magebench").copied();
+    summary.magebench_score_after = last.components.get("magebench").copied();
     summary.wall_time_s = started.elapsed().as_secs_f64();
     summary.final_model = final_dir.display().to_string();
     let text = serde_json::to_string_pretty(&summary).map_err(|e| Error::Other(e.to_string()))?;

@@ -1,5 +1,6 @@
 //! Supervised warm start: cross-entropy on the response tokens of generated demonstrations
-//! (`<think>steps</think><answer>$x$</answer><|im_end|>`), as the embedded default's base model.
+//! (`<think>steps</think><answer>$x$</answer><|im_end|>`) of one or more task families, as the
+//! embedded default's base model.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -9,64 +10,40 @@ use lmmr1_model::policy::{sft_loss, Policy};
 use lmmr1_rollout::experience::Row;
 use lmmr1_rollout::{Experience, PromptEncoder};
 use lmmr1_tasks::rng::SplitMix64;
-use lmmr1_tasks::{Content, Sample, Turn};
+use lmmr1_tasks::{sample_key, Generated, Sample, TaskKind};
 
 use crate::config::WarmStartConfig;
 use crate::Result;
 
-/// A noisy teacher's version of a demonstration: the final integer answer written ten too high,
-/// like a dropped carry (`<answer>$68$</answer>` → `<answer>$78$</answer>`); non-integer answers
-/// are left alone. The worked steps stay right, so the slip never cancels an arithmetic error.
-pub fn with_answer_slip(demo: &str, answer: &str) -> String {
-    match answer.parse::<i64>() {
-        Ok(a) => demo.replace(
-            &format!("<answer>${answer}$</answer>"),
-            &format!("<answer>${}$</answer>", a + 10),
-        ),
-        Err(_) => demo.to_string(),
-    }
-}
-
-/// One demonstration as a prompt sample and its response text; with probability
-/// `teacher_error_rate` the answer has a slip ([`with_answer_slip`]).
+/// One demonstration of task `kind` as a prompt sample and its response text; with probability
+/// `teacher_error_rate` it is the noisy teacher's version (see [`Generated::slipped`]).
 pub fn demonstration(
+    kind: TaskKind,
     level: u8,
     rng: &mut SplitMix64,
     system: Option<&str>,
     teacher_error_rate: f64,
-) -> (Sample, String) {
-    let p = lmmr1_tasks::generator::generate(level, rng);
+) -> Result<(Sample, String)> {
+    let g: Generated = kind.generate(level, rng)?;
     let slip = teacher_error_rate > 0.0 && rng.unit_f64() < teacher_error_rate;
-    let mut s = Sample {
-        id: format!("demo-{level}"),
-        messages: vec![Turn {
-            role: "user".into(),
-            content: vec![Content::Text(p.question.clone())],
-        }],
-        answer: p.answer.clone(),
-        datasource: Some("warm_start".into()),
-        choices: Vec::new(),
-    };
+    let mut s = g.sample;
+    s.datasource = Some(format!("warm_start/{}", kind.name()));
     if let Some(sys) = system {
         s = s.with_system(sys);
     }
-    let demo = lmmr1_tasks::generator::demonstration(&p);
-    let demo = if slip {
-        with_answer_slip(&demo, &p.answer)
-    } else {
-        demo
-    };
-    (s, demo)
+    Ok((s, if slip { g.slipped } else { g.demonstration }))
 }
 
-/// Runs `cfg.steps` SFT steps on `policy`; demonstrations whose question is in `exclude` (the
-/// held-out split) are skipped. Returns the loss of each step.
+/// Runs `cfg.steps` SFT steps on `policy` with demonstrations of `kinds` (drawn uniformly);
+/// demonstrations whose [`sample_key`] is in `exclude` (the held-out split) are skipped.
+/// Returns the loss of each step.
 pub fn warm_start(
     policy: &Policy,
     encoder: &PromptEncoder,
     cfg: &WarmStartConfig,
+    kinds: &[TaskKind],
     system: Option<&str>,
-    exclude: &HashSet<String>,
+    exclude: &HashSet<u64>,
     progress: &mut dyn FnMut(usize, f64),
 ) -> Result<Vec<f64>> {
     if cfg.steps == 0 {
@@ -93,9 +70,11 @@ pub fn warm_start(
     for step in 0..cfg.steps {
         let mut rows = Vec::with_capacity(cfg.batch_size);
         while rows.len() < cfg.batch_size {
+            let kind = kinds[rng.below(kinds.len().max(1) as u64) as usize];
             let level = cfg.levels[rng.below(cfg.levels.len() as u64) as usize];
-            let (sample, demo) = demonstration(level, &mut rng, system, cfg.teacher_error_rate);
-            if exclude.contains(&sample.question_text()) {
+            let (sample, demo) =
+                demonstration(kind, level, &mut rng, system, cfg.teacher_error_rate)?;
+            if exclude.contains(&sample_key(&sample)) {
                 continue;
             }
             let prompt = encoder.encode(&sample)?;
@@ -135,7 +114,7 @@ mod tests {
         let n = 2000;
         let mut wrong = 0;
         for _ in 0..n {
-            let (s, demo) = demonstration(2, &mut rng, None, 0.3);
+            let (s, demo) = demonstration(TaskKind::Arith, 2, &mut rng, None, 0.3).unwrap();
             let score = lmmr1_rewards::lmm_r1::math_reward(&demo, &s.answer);
             assert_eq!(score.format, 0.5, "{demo}");
             let think = demo.split("</think>").next().unwrap();
@@ -147,11 +126,5 @@ mod tests {
         }
         let rate = wrong as f64 / n as f64;
         assert!((rate - 0.3).abs() < 0.04, "{rate}");
-        assert_eq!(
-            with_answer_slip("<think>2+2=4</think><answer>$4$</answer>", "4"),
-            "<think>2+2=4</think><answer>$14$</answer>"
-        );
-        let frac = "<think>1/2</think><answer>$\\frac{1}{2}$</answer>";
-        assert_eq!(with_answer_slip(frac, "\\frac{1}{2}"), frac);
     }
 }

@@ -1,0 +1,167 @@
+//! Task families by name, as configs select them: generation, reward and multi-turn episodes.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+use lmmr1_rewards::lmm_r1::MathReward;
+use lmmr1_rewards::{Reward, Score};
+
+use crate::dataset::Dataset;
+use crate::error::{Error, Result};
+use crate::generator;
+use crate::rng::SplitMix64;
+use crate::sample::{Content, Sample};
+use crate::task::{Episode, Generated};
+
+/// The task families of LMM-R1's stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    /// Text arithmetic and algebra ([`generator`]; FRE-Text).
+    Arith,
+}
+
+impl TaskKind {
+    /// Every kind.
+    pub const ALL: [TaskKind; 1] = [TaskKind::Arith];
+
+    /// The kind called `name` (`arith`, `visual_math`, `geo`, `perce_reason`, `sokoban`,
+    /// `football`).
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == name)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Self::ALL.iter().map(|k| k.name()).collect();
+                Error::Invalid(format!(
+                    "unknown task `{name}`; expected one of {}",
+                    names.join(", ")
+                ))
+            })
+    }
+
+    /// The config name.
+    pub fn name(self) -> &'static str {
+        match self {
+            TaskKind::Arith => "arith",
+        }
+    }
+
+    /// Whether a response is a plan or move in an environment (scored by `solved`, not
+    /// `accuracy`).
+    pub fn is_agent(self) -> bool {
+        false
+    }
+
+    /// One problem of difficulty `level`.
+    pub fn generate(self, level: u8, rng: &mut SplitMix64) -> Result<Generated> {
+        match self {
+            TaskKind::Arith => {
+                let p = generator::generate(level, rng);
+                let demonstration = generator::demonstration(&p);
+                let slipped = slip_answer(&demonstration, &p.answer);
+                Ok(Generated {
+                    sample: p.to_sample("arith"),
+                    demonstration,
+                    slipped,
+                })
+            }
+        }
+    }
+
+    /// Scores one response to `sample`.
+    pub fn score(self, sample: &Sample, response: &str) -> Score {
+        match self {
+            TaskKind::Arith => MathReward.score(response, &sample.answer),
+        }
+    }
+
+    /// A multi-turn episode for `sample`, for kinds that have one.
+    pub fn episode(self, _sample: &Sample) -> Option<Box<dyn Episode>> {
+        None
+    }
+}
+
+/// A noisy teacher's slip: the final integer answer written ten too high, like a dropped carry
+/// (`<answer>$68$</answer>` → `<answer>$78$</answer>`); other answers are left alone.
+pub fn slip_answer(demo: &str, answer: &str) -> String {
+    match answer.parse::<i64>() {
+        Ok(a) => demo.replace(
+            &format!("<answer>${answer}$</answer>"),
+            &format!("<answer>${}$</answer>", a + 10),
+        ),
+        Err(_) => demo.to_string(),
+    }
+}
+
+/// A key that is equal for two samples showing the same problem: the question text, the gold
+/// answer and the pixels of every image.
+pub fn sample_key(s: &Sample) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    s.question_text().hash(&mut h);
+    s.answer.hash(&mut h);
+    for part in s.image_parts() {
+        match part {
+            Content::Pixels(p) => (p.width, p.height, p.rgb.as_slice()).hash(&mut h),
+            Content::Image(path) => path.hash(&mut h),
+            Content::Text(_) => {}
+        }
+    }
+    h.finish()
+}
+
+/// `n_train` training and `n_held_out` held-out problems of `kind`, levels drawn uniformly from
+/// `levels`; no held-out problem ([`sample_key`]) occurs in training.
+pub fn train_and_held_out(
+    kind: TaskKind,
+    n_train: usize,
+    n_held_out: usize,
+    levels: &[u8],
+    seed: u64,
+) -> Result<(Dataset, Dataset)> {
+    if levels.is_empty() {
+        return Err(Error::Invalid("no levels given".into()));
+    }
+    let mut rng = SplitMix64::new(seed);
+    let draw = |rng: &mut SplitMix64| {
+        let level = levels[rng.below(levels.len() as u64) as usize];
+        kind.generate(level, rng)
+    };
+    let mut held = Vec::with_capacity(n_held_out);
+    let mut keys = HashSet::new();
+    let mut attempts = 0usize;
+    while held.len() < n_held_out {
+        attempts += 1;
+        if attempts > 1000 + 100 * n_held_out {
+            return Err(Error::Invalid(format!(
+                "{}: levels {levels:?} gave only {} distinct problems for a held-out set of {n_held_out}",
+                kind.name(),
+                held.len()
+            )));
+        }
+        let mut s = draw(&mut rng)?.sample;
+        if keys.insert(sample_key(&s)) {
+            s.id = format!("{}-{seed}-held{}", kind.name(), held.len());
+            held.push(s);
+        }
+    }
+    let mut train = Vec::with_capacity(n_train);
+    attempts = 0;
+    while train.len() < n_train {
+        attempts += 1;
+        if attempts > 1000 + 100 * n_train {
+            return Err(Error::Invalid(format!(
+                "{}: the held-out set uses up nearly every problem of levels {levels:?}",
+                kind.name()
+            )));
+        }
+        let mut s = draw(&mut rng)?.sample;
+        if !keys.contains(&sample_key(&s)) {
+            s.id = format!("{}-{seed}-{}", kind.name(), train.len());
+            train.push(s);
+        }
+    }
+    Ok((
+        Dataset::new(&format!("generated/{}", kind.name()), train),
+        Dataset::new(&format!("generated/{}/held_out", kind.name()), held),
+    ))
+}
