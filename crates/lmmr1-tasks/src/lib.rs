@@ -37,6 +37,7 @@ mod mixture;
 pub mod prompts;
 pub mod rng;
 mod sample;
+pub mod sokoban;
 mod task;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};

@@ -1,0 +1,828 @@
+//! Sokoban tasks: gym-sokoban-style pictures of a board, LMM-R1's whole-plan prompts with
+//! teacher plans, a score with a `solved` flag, and a multi-turn [`SokobanEpisode`].
+//!
+//! Built on [`lmmr1_rewards::sokoban`] (gym-sokoban's rules, a move-optimal solver, LMM-R1's
+//! Sokoban reward). See `../shared/docs/method.md` §3.2, §4.2, §5.
+//!
+//! * [`render`]: the current board with gym-sokoban's look (16-px sprites, drawn here from
+//!   shapes and gym's colours, scaled to `tile_px` by nearest neighbour). At the default
+//!   [`DEFAULT_TILE_PX`] = 28 each cell is one LM token of a Qwen2.5-VL (14-px patches merged
+//!   2×2): a 7×7 board is 196×196 px, 49 image tokens.
+//! * [`generate`]: one single-turn task (LMM-R1 trains this way: the model sees the initial
+//!   frame and answers the whole plan, `Left, Up, …`). `sample.answer` is the level as XSB
+//!   text ([`Level::from_xsb`] rebuilds it for the reward). The defaults ([`SokobanTaskConfig`])
+//!   suit a tiny model: a 7×7 room (5×5 inside the wall border), one box, optimal plans of 2–6
+//!   moves.
+//! * [`score`]: LMM-R1's reward ([`LmmR1Sokoban`]; components `format`, `task`, …) plus
+//!   `solved` and `magebench`.
+//! * [`from_collection_level`]: the same task on a level of a real collection (Microban,
+//!   `data/sokoban/microban.sok`, or Debian's cavepacker-data maps).
+//! * [`SokobanEpisode`]: one move per turn on the rendered current board, gym's step rewards.
+//!
+//! ```
+//! use lmmr1_tasks::rng::SplitMix64;
+//! use lmmr1_tasks::sokoban::{self, SokobanTaskConfig};
+//! use lmmr1_rewards::sokoban::Level;
+//!
+//! let cfg = SokobanTaskConfig::default();
+//! let task = sokoban::generate(&cfg, &mut SplitMix64::new(7))?;
+//! let level = Level::from_xsb(&task.sample.answer).expect("the answer is the level");
+//! assert_eq!(sokoban::score(&task.demonstration, &level).component("solved"), Some(1.0));
+//! assert_eq!(sokoban::score(&task.slipped, &level).component("solved"), Some(0.0));
+//! # Ok::<(), lmmr1_tasks::Error>(())
+//! ```
+
+use std::path::Path;
+
+use lmmr1_rewards::sokoban::{
+    best_prefix_reward, magebench_score, optimal_reward, parse_collection, solve, Action,
+    CollectionLevel, Direction, Env, GenConfig, Generator, Level, LmmR1Sokoban, SolveLimits, Tile,
+    LMM_R1_MAX_ACTIONS, LMM_R1_MAX_STEPS,
+};
+use lmmr1_rewards::{Reward, Score};
+
+use crate::error::{Error, Result};
+use crate::prompts;
+use crate::rng::SplitMix64;
+use crate::sample::{Content, Picture, Sample, Turn};
+use crate::task::{Episode, Generated, TurnOutcome};
+
+/// gym-sokoban's sprite size in pixels.
+pub const GYM_TILE_PX: u32 = 16;
+
+/// The default cell size: one 28×28 block, i.e. one LM token of Qwen2.5-VL's vision tower
+/// (14-px patches, 2×2 merge).
+pub const DEFAULT_TILE_PX: u32 = 28;
+
+/// The short user text of [`PromptStyle::Short`] (after the image).
+pub const SHORT_USER: &str = "Solve the Sokoban.";
+
+/// The short user text of an episode turn with [`PromptStyle::Short`] (after the image).
+pub const SHORT_NEXT_MOVE: &str = "Next move?";
+
+/// A system prompt for multi-turn play with [`PromptStyle::LmmR1`]: LMM-R1's Sokoban system
+/// prompt with its last sentence changed to one action per turn (LMM-R1 itself trains
+/// single-turn only, so this wording is ours).
+pub const EPISODE_SYSTEM: &str = concat!(
+    "You're going to play a game of Sokoban, where the goal is to manipulate the green character ",
+    "to push the yellow box into the target area (an area with a red dot in the center). \n",
+    "Give one action per turn: Left, Right, Up or Down, as <think> ... </think><answer> Left ",
+    "</answer>."
+);
+
+/// Solver budget for generated tasks, teachers and MageBench's optimum: states only (no time
+/// limit, so results do not depend on the machine's speed).
+fn solve_limits() -> SolveLimits {
+    SolveLimits {
+        max_states: 300_000,
+        max_time: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+/// What one cell shows: gym-sokoban's seven surfaces (`render_utils.room_to_rgb`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Sprite {
+    /// A wall: red-brown bricks with grey mortar.
+    Wall,
+    /// Empty floor: black.
+    Floor,
+    /// An empty target: a thin red square with a red dot in the centre.
+    Target,
+    /// A box off target: yellow with an orange frame and cross.
+    Box,
+    /// A box on a target: the box, smaller, on red.
+    BoxOnTarget,
+    /// The player: a green figure on black.
+    Player,
+    /// The player on a target: the figure over the target's red square (gym draws a separate
+    /// sprite for this, surface id 6; its dot is hidden under the figure).
+    PlayerOnTarget,
+}
+
+impl Sprite {
+    /// All seven, in gym's surface order (wall, floor, target, box on target, box, player,
+    /// player on target).
+    pub const ALL: [Sprite; 7] = [
+        Sprite::Wall,
+        Sprite::Floor,
+        Sprite::Target,
+        Sprite::BoxOnTarget,
+        Sprite::Box,
+        Sprite::Player,
+        Sprite::PlayerOnTarget,
+    ];
+
+    /// The sprite of cell `(row, column)` of `level`.
+    pub fn at(level: &Level, row: usize, column: usize) -> Sprite {
+        let target = level.tile(row, column) == Tile::Target;
+        match level.tile(row, column) {
+            Tile::Wall => Sprite::Wall,
+            _ if level.has_box(row, column) => {
+                if target {
+                    Sprite::BoxOnTarget
+                } else {
+                    Sprite::Box
+                }
+            }
+            _ if level.player() == (row, column) => {
+                if target {
+                    Sprite::PlayerOnTarget
+                } else {
+                    Sprite::Player
+                }
+            }
+            _ if target => Sprite::Target,
+            _ => Sprite::Floor,
+        }
+    }
+
+    /// The 16×16 RGB sprite, row-major.
+    pub fn pixels(self) -> [[u8; 3]; 256] {
+        let mut px = [FLOOR; 256];
+        let mut fill = |pred: &dyn Fn(i32, i32) -> bool, colour: [u8; 3]| {
+            for (i, p) in px.iter_mut().enumerate() {
+                if pred((i / 16) as i32, (i % 16) as i32) {
+                    *p = colour;
+                }
+            }
+        };
+        match self {
+            Sprite::Wall => {
+                fill(&|_, _| true, BRICK);
+                // Courses of 4-px bricks under 2-px mortar rows, joints every 8 px, staggered.
+                fill(
+                    &|y, x| y % 6 >= 4 || x % 8 == if (y / 6) % 2 == 0 { 5 } else { 1 },
+                    MORTAR,
+                );
+            }
+            Sprite::Floor => {}
+            Sprite::Target => {
+                fill(&|y, x| ring(y, x, 1), TARGET_LINE);
+                fill(&|y, x| (y - 7).abs() + (x - 7).abs() <= 2, TARGET_RED);
+            }
+            Sprite::Box | Sprite::BoxOnTarget => {
+                let k = if self == Sprite::Box { 0 } else { 2 };
+                if k > 0 {
+                    fill(&|_, _| true, TARGET_RED);
+                }
+                fill(&|y, x| inside(y, x, k), BOX_YELLOW);
+                if k == 0 {
+                    fill(&|y, x| ring(y, x, 0), BOX_ORANGE);
+                }
+                fill(
+                    &|y, x| inside(y, x, k + 1) && ((x - y).abs() <= 1 || (x + y - 15).abs() <= 1),
+                    BOX_ORANGE,
+                );
+                fill(
+                    &|y, x| (7..=8).contains(&y) && (6..=9).contains(&x),
+                    BOX_DARK,
+                );
+            }
+            Sprite::Player | Sprite::PlayerOnTarget => {
+                if self == Sprite::PlayerOnTarget {
+                    fill(&|y, x| ring(y, x, 1), TARGET_RED);
+                }
+                fill(&player_shape, PLAYER_GREEN);
+            }
+        }
+        px
+    }
+}
+
+/// gym-sokoban's colours (read from its `surface/*.png` sprites).
+const FLOOR: [u8; 3] = [0, 0, 0];
+const BRICK: [u8; 3] = [176, 61, 0];
+const MORTAR: [u8; 3] = [176, 154, 142];
+const TARGET_LINE: [u8; 3] = [239, 22, 22];
+const TARGET_RED: [u8; 3] = [238, 0, 0];
+const BOX_YELLOW: [u8; 3] = [215, 196, 0];
+const BOX_ORANGE: [u8; 3] = [215, 114, 0];
+const BOX_DARK: [u8; 3] = [215, 103, 0];
+const PLAYER_GREEN: [u8; 3] = [41, 202, 26];
+
+/// Whether `(y, x)` lies inside the square inset by `k` from a 16-px sprite's edges.
+fn inside(y: i32, x: i32, k: i32) -> bool {
+    (k..=15 - k).contains(&y) && (k..=15 - k).contains(&x)
+}
+
+/// Whether `(y, x)` lies on the 1-px outline of the square inset by `k`.
+fn ring(y: i32, x: i32, k: i32) -> bool {
+    inside(y, x, k) && (y == k || y == 15 - k || x == k || x == 15 - k)
+}
+
+/// The player figure: ears, a head with two eyes, a wide body, two legs.
+fn player_shape(y: i32, x: i32) -> bool {
+    let ears = y <= 1 && ((3..=4).contains(&x) || (11..=12).contains(&x));
+    let eyes = (4..=5).contains(&y) && ((5..=6).contains(&x) || (9..=10).contains(&x));
+    let head = (2..=5).contains(&y) && (4..=11).contains(&x) && !eyes;
+    let body = (y == 6 && (1..=14).contains(&x))
+        || (7..=11).contains(&y)
+        || (y == 12 && (2..=13).contains(&x));
+    let legs = y >= 13 && (x == 4 || x == 11);
+    ears || head || body || legs
+}
+
+/// Draws the current state of `level` as gym-sokoban does (`render(mode='rgb_array')`, one
+/// 16-px sprite per cell), scaled to `tile_px` pixels per cell by nearest neighbour: a
+/// `cols·tile_px × rows·tile_px` picture. `tile_px` 0 is taken as 1.
+///
+/// ```
+/// use lmmr1_rewards::sokoban::Level;
+/// let level = Level::from_xsb("#####\n#@$.#\n#####").unwrap();
+/// let pic = lmmr1_tasks::sokoban::render(&level, 28);
+/// assert_eq!((pic.width, pic.height), (140, 84));
+/// ```
+pub fn render(level: &Level, tile_px: u32) -> Picture {
+    let t = tile_px.max(1) as usize;
+    let (rows, cols) = (level.rows(), level.cols());
+    let (width, height) = (cols * t, rows * t);
+    let src: Vec<usize> = (0..t).map(|d| d * 16 / t).collect();
+    let sprites: Vec<[[u8; 3]; 256]> = Sprite::ALL.iter().map(|s| s.pixels()).collect();
+    let mut rgb = vec![0u8; width * height * 3];
+    for r in 0..rows {
+        for c in 0..cols {
+            let kind = Sprite::at(level, r, c);
+            let sprite = &sprites[Sprite::ALL.iter().position(|&s| s == kind).unwrap_or(1)];
+            for (dy, &sy) in src.iter().enumerate() {
+                let row_start = ((r * t + dy) * width + c * t) * 3;
+                for (dx, &sx) in src.iter().enumerate() {
+                    let p = sprite[sy * 16 + sx];
+                    rgb[row_start + dx * 3..row_start + dx * 3 + 3].copy_from_slice(&p);
+                }
+            }
+        }
+    }
+    Picture {
+        width: width as u32,
+        height: height as u32,
+        rgb: std::sync::Arc::new(rgb),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Single-turn tasks
+
+/// How a prompt is worded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PromptStyle {
+    /// A few words after the image ([`SHORT_USER`]), no system turn: for a tiny model.
+    #[default]
+    Short,
+    /// LMM-R1's: [`prompts::SOKOBAN_SYSTEM`] as the system turn, then the image and
+    /// [`prompts::SOKOBAN_USER`] (method.md §4.2).
+    LmmR1,
+}
+
+/// Where levels come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LevelSource {
+    /// An open room (wall border, `inner_walls` random wall cells inside) with targets, boxes
+    /// and the player placed at random; kept when solvable with an optimal plan of
+    /// `min_moves..=max_moves` moves. Fast and spread over plan lengths.
+    #[default]
+    Sampled,
+    /// gym-sokoban's generator (random-walk rooms, reverse play), filtered by plan length.
+    Gym,
+}
+
+/// Settings of [`generate`]. The defaults suit a tiny model: a 7×7 room (5×5 free inside the
+/// border), 1 box, optimal plans of 2–6 moves, 28-px cells (196×196 px, 49 image tokens), the
+/// short prompt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SokobanTaskConfig {
+    /// Rows, wall border included (at least 3).
+    pub rows: usize,
+    /// Columns, wall border included (at least 3).
+    pub cols: usize,
+    /// Boxes (and targets), 1..=16.
+    pub boxes: usize,
+    /// Shortest accepted optimal plan, in moves (walks and pushes). At least 1; the default 2
+    /// keeps the slipped plan (the final move dropped) a non-empty answer.
+    pub min_moves: usize,
+    /// Longest accepted optimal plan, in moves.
+    pub max_moves: usize,
+    /// Random wall cells inside the border ([`LevelSource::Sampled`] only).
+    pub inner_walls: usize,
+    /// Pixels per cell in the picture.
+    pub tile_px: u32,
+    /// The prompt's wording.
+    pub prompt: PromptStyle,
+    /// Where levels come from.
+    pub source: LevelSource,
+    /// Candidate levels tried before [`generate`] gives up.
+    pub max_tries: usize,
+    /// `sample.datasource`.
+    pub datasource: String,
+}
+
+impl Default for SokobanTaskConfig {
+    fn default() -> Self {
+        Self::level(1)
+    }
+}
+
+impl SokobanTaskConfig {
+    /// Difficulty presets (levels outside 1..=3 are clamped), all 7×7 with 28-px cells:
+    ///
+    /// | level | boxes | inner walls | optimal plan | source |
+    /// |---|---|---|---|---|
+    /// | 1 | 1 | 0 | 2–6 moves | sampled |
+    /// | 2 | 1 | 2 | 5–12 moves | sampled |
+    /// | 3 | 2 | 2 | 6–20 moves | sampled |
+    ///
+    /// (LMM-R1 trains on gym's Sokoban-small-v0/v1: 7×7 with 2 or 3 boxes, use
+    /// [`LevelSource::Gym`] with `boxes` 2 or 3 and a large `max_moves` for those.)
+    pub fn level(difficulty: u8) -> Self {
+        let d = difficulty.clamp(1, 3);
+        let (boxes, inner_walls, min_moves, max_moves) = match d {
+            1 => (1, 0, 2, 6),
+            2 => (1, 2, 5, 12),
+            _ => (2, 2, 6, 20),
+        };
+        SokobanTaskConfig {
+            rows: 7,
+            cols: 7,
+            boxes,
+            min_moves,
+            max_moves,
+            inner_walls,
+            tile_px: DEFAULT_TILE_PX,
+            prompt: PromptStyle::Short,
+            source: LevelSource::Sampled,
+            max_tries: 10_000,
+            datasource: format!("sokoban/level{d}"),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        let interior = self.rows.saturating_sub(2) * self.cols.saturating_sub(2);
+        let needed = 2 * self.boxes + 1 + self.inner_walls;
+        if self.rows < 3 || self.cols < 3 || self.rows > 64 || self.cols > 64 {
+            return Err(invalid(format!(
+                "rows/cols: {}x{} (need 3 to 64 each)",
+                self.rows, self.cols
+            )));
+        }
+        if !(1..=16).contains(&self.boxes) || needed > interior {
+            return Err(invalid(format!(
+                "boxes: {} boxes and {} inner walls do not fit {interior} inner cells",
+                self.boxes, self.inner_walls
+            )));
+        }
+        if self.min_moves == 0 || self.min_moves > self.max_moves {
+            return Err(invalid(format!(
+                "min_moves/max_moves: {}..={} (need 1 <= min_moves <= max_moves)",
+                self.min_moves, self.max_moves
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn invalid(message: String) -> Error {
+    Error::Invalid(format!("sokoban task config: {message}"))
+}
+
+/// The move names LMM-R1's answer uses.
+pub fn move_name(d: Direction) -> &'static str {
+    match d {
+        Direction::Up => "Up",
+        Direction::Down => "Down",
+        Direction::Left => "Left",
+        Direction::Right => "Right",
+    }
+}
+
+/// A plan as LMM-R1's answer text: `Right, Right, Up`.
+pub fn plan_text(plan: &[Direction]) -> String {
+    plan.iter()
+        .map(|&d| move_name(d))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The plan in runs, the demonstration's short thinking: `right 2, up 1`.
+pub fn plan_runs(plan: &[Direction]) -> String {
+    let mut runs: Vec<(Direction, usize)> = Vec::new();
+    for &d in plan {
+        match runs.last_mut() {
+            Some((last, n)) if *last == d => *n += 1,
+            _ => runs.push((d, 1)),
+        }
+    }
+    runs.iter()
+        .map(|(d, n)| format!("{} {n}", move_name(*d).to_ascii_lowercase()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The teacher's response for `plan`: `<think>right 2, up 1</think><answer>Right, Right,
+/// Up</answer>`.
+pub fn demonstration(plan: &[Direction]) -> String {
+    format!(
+        "<think>{}</think><answer>{}</answer>",
+        plan_runs(plan),
+        plan_text(plan)
+    )
+}
+
+/// The noisy teacher's response: the same thinking, the plan's final move dropped (so it stops
+/// one move short of solving an optimal plan's level).
+pub fn slipped(plan: &[Direction]) -> String {
+    let short = &plan[..plan.len().saturating_sub(1)];
+    format!(
+        "<think>{}</think><answer>{}</answer>",
+        plan_runs(plan),
+        plan_text(short)
+    )
+}
+
+/// The prompt turns for a picture of the initial frame.
+fn prompt_turns(picture: Picture, style: PromptStyle) -> Vec<Turn> {
+    match style {
+        PromptStyle::Short => vec![Turn {
+            role: "user".into(),
+            content: vec![Content::Pixels(picture), Content::Text(SHORT_USER.into())],
+        }],
+        PromptStyle::LmmR1 => vec![
+            Turn::text("system", prompts::SOKOBAN_SYSTEM),
+            Turn {
+                role: "user".into(),
+                content: vec![
+                    Content::Pixels(picture),
+                    Content::Text(prompts::SOKOBAN_USER.into()),
+                ],
+            },
+        ],
+    }
+}
+
+/// The task for `level` with the teacher plan `plan`.
+fn task(id: String, level: &Level, plan: &[Direction], cfg: &SokobanTaskConfig) -> Generated {
+    let sample = Sample {
+        id,
+        messages: prompt_turns(render(level, cfg.tile_px), cfg.prompt),
+        answer: level.to_xsb(),
+        datasource: Some(cfg.datasource.clone()),
+        choices: Vec::new(),
+    };
+    Generated {
+        sample,
+        demonstration: demonstration(plan),
+        slipped: slipped(plan),
+    }
+}
+
+/// One generated level with its optimal plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedLevel {
+    /// The level.
+    pub level: Level,
+    /// A move-optimal solution.
+    pub plan: Vec<Direction>,
+}
+
+/// A level per `cfg` and its optimal plan, drawn from `rng`.
+pub fn generate_level(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Result<PlannedLevel> {
+    cfg.check()?;
+    let mut gym = match cfg.source {
+        LevelSource::Gym => {
+            let mut config = GenConfig::new(cfg.rows, cfg.cols, cfg.boxes);
+            config.max_rooms = 200;
+            Some(Generator::new(config, rng.next_u64()).map_err(|e| invalid(e.to_string()))?)
+        }
+        LevelSource::Sampled => None,
+    };
+    for _ in 0..cfg.max_tries.max(1) {
+        let level = match gym.as_mut() {
+            Some(g) => g.next_level().map_err(|e| invalid(e.to_string()))?,
+            None => match sample_level(cfg, rng) {
+                Some(level) => level,
+                None => continue,
+            },
+        };
+        if let Ok(plan) = solve(&level, &solve_limits()) {
+            if (cfg.min_moves..=cfg.max_moves).contains(&plan.len()) {
+                return Ok(PlannedLevel { level, plan });
+            }
+        }
+    }
+    Err(invalid(format!(
+        "no level with an optimal plan of {}..={} moves in {} tries",
+        cfg.min_moves, cfg.max_moves, cfg.max_tries
+    )))
+}
+
+/// A random open room: border walls, `inner_walls` walls, targets, boxes (off target) and the
+/// player on distinct free inner cells. `None` if the pieces do not fit.
+fn sample_level(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Option<Level> {
+    let (rows, cols) = (cfg.rows, cfg.cols);
+    let mut tiles = vec![Tile::Wall; rows * cols];
+    let mut free: Vec<usize> = Vec::new();
+    for r in 1..rows - 1 {
+        for c in 1..cols - 1 {
+            tiles[r * cols + c] = Tile::Floor;
+            free.push(r * cols + c);
+        }
+    }
+    rng.shuffle(&mut free);
+    let mut take = || free.pop();
+    for _ in 0..cfg.inner_walls {
+        tiles[take()?] = Tile::Wall;
+    }
+    let mut boxes = vec![false; rows * cols];
+    for _ in 0..cfg.boxes {
+        tiles[take()?] = Tile::Target;
+    }
+    for _ in 0..cfg.boxes {
+        boxes[take()?] = true;
+    }
+    let p = take()?;
+    Level::new(rows, cols, tiles, boxes, (p / cols, p % cols)).ok()
+}
+
+/// One single-turn task per `cfg`: the picture of a fresh level, the prompt, the level as XSB
+/// in `sample.answer`, the optimal plan as the demonstration and the plan without its final
+/// move as the slipped response. The id is `sokoban-{rng state before}`.
+pub fn generate(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Result<Generated> {
+    let id = format!("sokoban-{:016x}", rng.state());
+    let planned = generate_level(cfg, rng)?;
+    Ok(task(id, &planned.level, &planned.plan, cfg))
+}
+
+/// `n` tasks from one stream seeded by `seed`.
+pub fn tasks(cfg: &SokobanTaskConfig, n: usize, seed: u64) -> Result<Vec<Generated>> {
+    let mut rng = SplitMix64::new(seed);
+    (0..n).map(|_| generate(cfg, &mut rng)).collect()
+}
+
+/// Reads a `.sok` collection (XSB levels with `Title:`/`Solution:` lines), the error naming
+/// the file and line.
+pub fn load_collection(path: &Path) -> Result<Vec<CollectionLevel>> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse_collection(&text).map_err(|e| Error::Row {
+        path: path.to_path_buf(),
+        line: e.line,
+        field: String::new(),
+        message: e.source.to_string(),
+    })
+}
+
+/// The single-turn task on a level of a real collection (e.g. Microban). The teacher plan is
+/// the collection's `Solution:` when it solves the level (cut at its first solved prefix),
+/// else a solver's optimal plan; an error if neither exists within the solver's budget.
+/// `id` names the item; `cfg` gives the picture size, prompt and datasource (its level-size
+/// and plan-length knobs do not apply).
+pub fn from_collection_level(
+    entry: &CollectionLevel,
+    id: &str,
+    cfg: &SokobanTaskConfig,
+) -> Result<Generated> {
+    let level = &entry.level;
+    let given = entry
+        .solution()
+        .and_then(|s| s.ok())
+        .and_then(|moves| shortest_solving_prefix(level, &moves));
+    let plan = match given {
+        Some(plan) => plan,
+        None => solve(level, &solve_limits()).map_err(|e| {
+            Error::Invalid(format!(
+                "sokoban level {id} (line {}): no plan: {e}",
+                entry.line
+            ))
+        })?,
+    };
+    if plan.is_empty() {
+        return Err(Error::Invalid(format!(
+            "sokoban level {id} (line {}): already solved",
+            entry.line
+        )));
+    }
+    Ok(task(id.to_string(), level, &plan, cfg))
+}
+
+/// `moves` up to the first step that solves `level`, or `None` if none does.
+fn shortest_solving_prefix(level: &Level, moves: &[Direction]) -> Option<Vec<Direction>> {
+    let mut env = Env::new(level.clone(), usize::MAX);
+    for (i, &d) in moves.iter().enumerate() {
+        if env.step(Action::Push(d)).all_boxes_on_target {
+            return Some(moves[..=i].to_vec());
+        }
+    }
+    None
+}
+
+/// The moves of a response's `<answer>` (first `<answer>` to the next `</answer>`), or `None`
+/// if an item is not Left/Right/Up/Down (case-insensitive, stripped).
+fn answer_moves(response: &str) -> Option<Vec<Direction>> {
+    let start = response.find("<answer>")? + "<answer>".len();
+    let rest = &response[start..];
+    let inner = &rest[..rest.find("</answer>").unwrap_or(rest.len())];
+    inner
+        .split(',')
+        .map(|item| {
+            let item = item.trim();
+            Direction::ALL
+                .into_iter()
+                .find(|&d| item.eq_ignore_ascii_case(move_name(d)))
+        })
+        .collect()
+}
+
+/// LMM-R1's Sokoban reward for a whole-plan `response` ([`LmmR1Sokoban`]: total and its
+/// components `format`, `task`, `action_length`, …) plus:
+///
+/// * `solved`: 1 if the format holds and a prefix of the first 50 moves (the ones LMM-R1 plays)
+///   puts every box on a target, else 0;
+/// * `magebench`: MageBench's level score `(best − optimal)·5 + 100` with the best cumulative
+///   reward of the whole plan and the optimal one from the solver (absent when the solver
+///   finds no plan within its budget).
+pub fn score(response: &str, level: &Level) -> Score {
+    let optimal = optimal_reward(level, &solve_limits()).ok();
+    score_with_optimal(response, level, optimal)
+}
+
+/// [`score`] with the optimal reward given (e.g. precomputed per level); `None` leaves out
+/// `magebench`.
+pub fn score_with_optimal(response: &str, level: &Level, optimal: Option<f64>) -> Score {
+    let lmm = LmmR1Sokoban.score(response, level);
+    let format_ok = lmm.component("format") == Some(1.0);
+    let moves = if format_ok {
+        answer_moves(response).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let solved = {
+        let mut env = Env::new(level.clone(), LMM_R1_MAX_STEPS);
+        moves
+            .iter()
+            .take(LMM_R1_MAX_ACTIONS)
+            .any(|&d| env.step(Action::Push(d)).all_boxes_on_target)
+    };
+    let mut out = lmm.with("solved", if solved { 1.0 } else { 0.0 });
+    if let Some(optimal) = optimal {
+        let best = best_prefix_reward(level, moves.iter().map(|&d| Action::Push(d)), usize::MAX);
+        out = out.with("magebench", magebench_score(best, optimal));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Multi-turn episodes
+
+/// Settings of a [`SokobanEpisode`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeConfig {
+    /// Pixels per cell of the observation.
+    pub tile_px: u32,
+    /// The observation's wording.
+    pub prompt: PromptStyle,
+    /// The env's `max_steps` (the episode ends on that step); LMM-R1's verifier uses 120.
+    pub max_steps: usize,
+}
+
+impl Default for EpisodeConfig {
+    fn default() -> Self {
+        EpisodeConfig {
+            tile_px: DEFAULT_TILE_PX,
+            prompt: PromptStyle::Short,
+            max_steps: LMM_R1_MAX_STEPS,
+        }
+    }
+}
+
+/// Multi-turn Sokoban: each turn shows the rendered current board, the policy answers one move
+/// (`<think>…</think><answer>Left</answer>`), the gym env takes it as a push action and the
+/// turn's reward is gym's step reward (−0.1 per step, ±1 for a box onto/off a target, +10 when
+/// all are on targets). The episode ends when the level is solved, at the env's `max_steps`,
+/// or on a response without LMM-R1's format (one `<think>`, one `<answer>`, each closed once)
+/// or with other than exactly one move; that turn's reward is 0.
+#[derive(Debug, Clone)]
+pub struct SokobanEpisode {
+    env: Env,
+    cfg: EpisodeConfig,
+    total: f64,
+    turns: usize,
+    formatted: usize,
+    done: bool,
+}
+
+impl SokobanEpisode {
+    /// An episode starting at `level`.
+    pub fn new(level: Level, cfg: &EpisodeConfig) -> Self {
+        SokobanEpisode {
+            env: Env::new(level, cfg.max_steps),
+            cfg: cfg.clone(),
+            total: 0.0,
+            turns: 0,
+            formatted: 0,
+            done: false,
+        }
+    }
+
+    /// The system turn to put before the first observation: [`EPISODE_SYSTEM`] for
+    /// [`PromptStyle::LmmR1`], none for [`PromptStyle::Short`].
+    pub fn system_prompt(&self) -> Option<&'static str> {
+        match self.cfg.prompt {
+            PromptStyle::LmmR1 => Some(EPISODE_SYSTEM),
+            PromptStyle::Short => None,
+        }
+    }
+
+    /// The current board.
+    pub fn state(&self) -> Level {
+        self.env.state()
+    }
+
+    /// Whether the episode is over.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The one move of a response, or `None` if it fails LMM-R1's format check or does not
+    /// hold exactly one move.
+    pub fn parse_move(response: &str, level: &Level) -> Option<Direction> {
+        let b = LmmR1Sokoban.breakdown(response, level);
+        if !b.format_ok || b.num_actions != 1 {
+            return None;
+        }
+        match answer_moves(response)?.as_slice() {
+            [d] => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+impl Episode for SokobanEpisode {
+    fn observation(&self) -> Turn {
+        let picture = Content::Pixels(render(&self.env.state(), self.cfg.tile_px));
+        let content = match self.cfg.prompt {
+            PromptStyle::Short => vec![picture, Content::Text(SHORT_NEXT_MOVE.into())],
+            PromptStyle::LmmR1 => vec![
+                Content::Text("Current state:".into()),
+                picture,
+                Content::Text("Give the next move.".into()),
+            ],
+        };
+        Turn {
+            role: "user".into(),
+            content,
+        }
+    }
+
+    fn step(&mut self, response: &str) -> TurnOutcome {
+        if self.done {
+            return TurnOutcome {
+                reward: 0.0,
+                done: true,
+            };
+        }
+        self.turns += 1;
+        let Some(d) = Self::parse_move(response, &self.env.state()) else {
+            self.done = true;
+            return TurnOutcome {
+                reward: 0.0,
+                done: true,
+            };
+        };
+        self.formatted += 1;
+        let step = self.env.step(Action::Push(d));
+        self.total += step.reward_f64;
+        self.done = step.done;
+        TurnOutcome {
+            reward: step.reward_f64,
+            done: step.done,
+        }
+    }
+
+    fn teacher(&self) -> Option<String> {
+        if self.done {
+            return None;
+        }
+        let plan = solve(&self.env.state(), &solve_limits()).ok()?;
+        let first = *plan.first()?;
+        Some(format!(
+            "<think>{}</think><answer>{}</answer>",
+            plan_runs(&plan),
+            move_name(first)
+        ))
+    }
+
+    fn score(&self) -> Score {
+        let format = if self.turns == 0 {
+            0.0
+        } else {
+            self.formatted as f64 / self.turns as f64
+        };
+        Score::new(self.total)
+            .with("solved", if self.env.is_solved() { 1.0 } else { 0.0 })
+            .with("format", format)
+            .with("turns", self.turns as f64)
+    }
+}
