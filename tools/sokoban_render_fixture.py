@@ -92,10 +92,11 @@ def main():
             if (env.room_state == 3).any():
                 break
         levels.append(record(env, sums, counts))
-    # Hand-made rooms: the player on a target, a box on a target, an empty target.
+    # Hand-made rooms (as many boxes as targets): the player on a target, a box on a target,
+    # an empty target.
     for rows in (
-        ["######", "#+$  #", "# *. #", "######"],
-        ["#######", "#. $ #", "#  * +#", "#$.   #", "#######"],
+        ["######", "#+$  #", "# *.$#", "######"],
+        ["#######", "#. $  #", "#  * +#", "#$.  $#", "#######"],
     ):
         width = max(len(r) for r in rows)
         rows = [r.ljust(width) for r in rows]
