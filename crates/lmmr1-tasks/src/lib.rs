@@ -31,6 +31,7 @@
 
 mod dataset;
 mod error;
+pub mod football;
 pub mod generator;
 pub mod kind;
 mod mixture;
