@@ -8,7 +8,8 @@ use lmmr1_rewards::{Reward, Score};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::generator;
+use crate::{football, generator, sokoban};
+use lmmr1_rewards::sokoban::Level;
 use crate::rng::SplitMix64;
 use crate::sample::{Content, Sample};
 use crate::task::{Episode, Generated};
@@ -18,11 +19,17 @@ use crate::task::{Episode, Generated};
 pub enum TaskKind {
     /// Text arithmetic and algebra ([`generator`]; FRE-Text).
     Arith,
+    /// Sokoban boards, the whole plan in one answer (LMM-R1's mode), or one move per turn
+    /// ([`sokoban`](crate::sokoban)).
+    Sokoban,
+    /// Football frames: a plan of MageBench actions from the first frame, or one action per
+    /// turn ([`football`](crate::football)).
+    Football,
 }
 
 impl TaskKind {
     /// Every kind.
-    pub const ALL: [TaskKind; 1] = [TaskKind::Arith];
+    pub const ALL: [TaskKind; 3] = [TaskKind::Arith, TaskKind::Sokoban, TaskKind::Football];
 
     /// The kind called `name` (`arith`, `visual_math`, `geo`, `perce_reason`, `sokoban`,
     /// `football`).
@@ -43,13 +50,15 @@ impl TaskKind {
     pub fn name(self) -> &'static str {
         match self {
             TaskKind::Arith => "arith",
+            TaskKind::Sokoban => "sokoban",
+            TaskKind::Football => "football",
         }
     }
 
     /// Whether a response is a plan or move in an environment (scored by `solved`, not
     /// `accuracy`).
     pub fn is_agent(self) -> bool {
-        false
+        matches!(self, TaskKind::Sokoban | TaskKind::Football)
     }
 
     /// One problem of difficulty `level`.
@@ -65,6 +74,15 @@ impl TaskKind {
                     slipped,
                 })
             }
+            TaskKind::Sokoban => {
+                let mut cfg = sokoban::SokobanTaskConfig::level(level);
+                cfg.datasource = format!("sokoban/level{}", level.clamp(1, 3));
+                sokoban::generate(&cfg, rng)
+            }
+            TaskKind::Football => Ok(football::generate(
+                &football::FootballTaskConfig::levels(&[level]),
+                rng,
+            )),
         }
     }
 
@@ -72,12 +90,32 @@ impl TaskKind {
     pub fn score(self, sample: &Sample, response: &str) -> Score {
         match self {
             TaskKind::Arith => MathReward.score(response, &sample.answer),
+            TaskKind::Sokoban => match Level::from_xsb(&sample.answer) {
+                Ok(level) => sokoban::score(response, &level),
+                Err(_) => Score::new(0.0).with("format", 0.0).with("solved", 0.0),
+            },
+            TaskKind::Football => match football::parse_task(&sample.answer) {
+                Some(task) => football::score(response, &task),
+                None => Score::new(0.0).with("format", 0.0).with("solved", 0.0),
+            },
         }
     }
 
     /// A multi-turn episode for `sample`, for kinds that have one.
-    pub fn episode(self, _sample: &Sample) -> Option<Box<dyn Episode>> {
-        None
+    pub fn episode(self, sample: &Sample) -> Option<Box<dyn Episode>> {
+        match self {
+            TaskKind::Sokoban => {
+                let level = Level::from_xsb(&sample.answer).ok()?;
+                let cfg = sokoban::EpisodeConfig::default();
+                Some(Box::new(sokoban::SokobanEpisode::new(level, &cfg)))
+            }
+            TaskKind::Football => {
+                let task = football::parse_task(&sample.answer)?;
+                let cfg = football::FootballTaskConfig::default();
+                Some(Box::new(football::FootballEpisode::new(task, &cfg)))
+            }
+            TaskKind::Arith => None,
+        }
     }
 }
 
