@@ -9,6 +9,8 @@
 //!   arithmetic where exactness matters and bounded numeric evaluation elsewhere.
 //! * [`format`]: the `<think>…</think><answer>…</answer>` format rule of LMM-R1.
 //! * [`lmm_r1`]: LMM-R1's math reward (0.5 for format, 1.0 for a correct answer).
+//! * [`geometry`]: a geometry answer checker on top of [`math`] (degrees, `√`, spaced LaTeX,
+//!   units, choice letters, an explicit tolerance for decimal golds) and its reward, [`GeoReward`].
 //! * [`sokoban`]: gym-sokoban's rules step for step (XSB and gym room encodings, seeded level
 //!   generation, an optimal solver) and LMM-R1's and MageBench's Sokoban scores.
 //! * [`football`]: a deterministic 2-D football game with Google Research Football's conventions
@@ -30,9 +32,16 @@
 
 pub mod football;
 pub mod format;
+pub mod geometry;
 pub mod lmm_r1;
 pub mod math;
 mod reward;
 pub mod sokoban;
 
+pub use geometry::{geo_equivalent, normalize_geo_answer, GeoReward, GeoTask};
 pub use reward::{Reward, Score};
+
+/// The README's examples run as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

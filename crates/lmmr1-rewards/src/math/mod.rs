@@ -177,3 +177,20 @@ pub fn parse_latex(latex: &str) -> Option<Expr> {
     let s = normalize::normalize(tail(latex), &NormConfig::default());
     extract::parse_latex(&s)
 }
+
+/// The real value of a constant expression: exact when rational, else the double it evaluates
+/// to (taken exactly). `None` for expressions with free symbols, sets, relations, and complex or
+/// non-finite values. Used by the geometry checker's decimal tolerance.
+pub(crate) fn real_value(e: &Expr) -> Option<num_rational::BigRational> {
+    if let Some(x) = eval::exact(e) {
+        return Some(x);
+    }
+    if !e.is_constant() {
+        return None;
+    }
+    let v = eval::numeric(e, &[]);
+    if !v.is_finite() || v.im.abs() > 1e-12 * v.re.abs().max(1.0) {
+        return None;
+    }
+    num_rational::BigRational::from_float(v.re)
+}
