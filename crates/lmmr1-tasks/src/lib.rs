@@ -30,18 +30,22 @@
 //! `lmmr1_model::tokenizer`.
 
 mod dataset;
+pub mod draw;
 mod error;
 pub mod generator;
+pub mod geo;
 mod mixture;
 pub mod prompts;
 pub mod rng;
 mod sample;
+pub mod slip;
 mod task;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
 pub use mixture::{Cursor, Mixture, MixturePosition};
 pub use sample::{Content, Picture, Sample, Turn};
+pub use slip::slip_answer;
 pub use task::{Episode, Generated, TurnOutcome};
 
 /// The README's examples run as doctests.
