@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use lmmr1_tasks::rng::SplitMix64;
-use lmmr1_tasks::{geo, Content, Generated};
+use lmmr1_tasks::{geo, perce, visual_math, Content, Generated};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -18,10 +18,20 @@ fn main() -> anyhow::Result<()> {
     let mut rows =
         std::fs::File::create(&jsonl).with_context(|| format!("creating {}", jsonl.display()))?;
     type Gen = Box<dyn Fn(u8, &mut SplitMix64) -> Generated>;
-    let tasks: Vec<(&str, Gen)> = vec![(
-        "geo",
-        Box::new(move |l, r| geo::generate_figure(l, scale, r).1),
-    )];
+    let tasks: Vec<(&str, Gen)> = vec![
+        (
+            "geo",
+            Box::new(move |l, r| geo::generate_figure(l, scale, r).1),
+        ),
+        (
+            "visual_math",
+            Box::new(move |l, r| visual_math::generate_scaled(l, scale, r).1),
+        ),
+        (
+            "perce",
+            Box::new(move |l, r| perce::generate_scene(l, scale, r).1),
+        ),
+    ];
     for (name, generate) in &tasks {
         for level in 1..=3u8 {
             for i in 0..n {

@@ -339,10 +339,9 @@ impl Canvas {
                     && y >= 0
                     && x < i64::from(self.img.width())
                     && y < i64::from(self.img.height())
+                    && *self.img.get_pixel(x as u32, y as u32) != WHITE
                 {
-                    if *self.img.get_pixel(x as u32, y as u32) != WHITE {
-                        n += 1;
-                    }
+                    n += 1;
                 }
             }
         }

@@ -518,11 +518,7 @@ pub fn render(fig: &Figure, scale: u32) -> image::RgbImage {
             c.label((o.0 - 14.0, (o.1 + pb.1) / 2.0), &p(1).to_string(), BLACK);
             let m = mul(add(pa, pb), 0.5);
             let n = unit((pb.1 - pa.1, -(pb.0 - pa.0)));
-            let out = if n.0 + n.1 * -1.0 > 0.0 {
-                n
-            } else {
-                mul(n, -1.0)
-            };
+            let out = if n.0 - n.1 > 0.0 { n } else { mul(n, -1.0) };
             c.label(add(m, mul(out, 16.0)), "x", BLACK);
         }
     }

@@ -35,11 +35,13 @@ mod error;
 pub mod generator;
 pub mod geo;
 mod mixture;
+pub mod perce;
 pub mod prompts;
 pub mod rng;
 mod sample;
 pub mod slip;
 mod task;
+pub mod visual_math;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
