@@ -8,7 +8,8 @@ use lmmr1_rewards::{Reward, Score};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::{football, generator, sokoban};
+use crate::{football, generator, geo, perce, sokoban, visual_math};
+use lmmr1_rewards::geometry::geo_reward;
 use lmmr1_rewards::sokoban::Level;
 use crate::rng::SplitMix64;
 use crate::sample::{Content, Sample};
@@ -19,6 +20,14 @@ use crate::task::{Episode, Generated};
 pub enum TaskKind {
     /// Text arithmetic and algebra ([`generator`]; FRE-Text).
     Arith,
+    /// The same problems drawn into an image ([`visual_math`](crate::visual_math); FRE-Multi).
+    VisualMath,
+    /// Geometry diagrams with labelled values ([`geo`](crate::geo); MGT-Geo), scored by the
+    /// geometry verifier (degrees, radicals, multiple-choice letters or values).
+    Geo,
+    /// Perception then reasoning: shapes, bar charts, tables, lengths
+    /// ([`perce`](crate::perce); MGT-PerceReason).
+    PerceReason,
     /// Sokoban boards, the whole plan in one answer (LMM-R1's mode), or one move per turn
     /// ([`sokoban`](crate::sokoban)).
     Sokoban,
@@ -29,7 +38,14 @@ pub enum TaskKind {
 
 impl TaskKind {
     /// Every kind.
-    pub const ALL: [TaskKind; 3] = [TaskKind::Arith, TaskKind::Sokoban, TaskKind::Football];
+    pub const ALL: [TaskKind; 6] = [
+        TaskKind::Arith,
+        TaskKind::VisualMath,
+        TaskKind::Geo,
+        TaskKind::PerceReason,
+        TaskKind::Sokoban,
+        TaskKind::Football,
+    ];
 
     /// The kind called `name` (`arith`, `visual_math`, `geo`, `perce_reason`, `sokoban`,
     /// `football`).
@@ -50,6 +66,9 @@ impl TaskKind {
     pub fn name(self) -> &'static str {
         match self {
             TaskKind::Arith => "arith",
+            TaskKind::VisualMath => "visual_math",
+            TaskKind::Geo => "geo",
+            TaskKind::PerceReason => "perce_reason",
             TaskKind::Sokoban => "sokoban",
             TaskKind::Football => "football",
         }
@@ -67,13 +86,16 @@ impl TaskKind {
             TaskKind::Arith => {
                 let p = generator::generate(level, rng);
                 let demonstration = generator::demonstration(&p);
-                let slipped = slip_answer(&demonstration, &p.answer);
+                let slipped = crate::slip::slip_answer(&demonstration, &p.answer);
                 Ok(Generated {
                     sample: p.to_sample("arith"),
                     demonstration,
                     slipped,
                 })
             }
+            TaskKind::VisualMath => Ok(visual_math::generate(level, rng)),
+            TaskKind::Geo => Ok(geo::generate(level, rng)),
+            TaskKind::PerceReason => Ok(perce::generate(level, rng)),
             TaskKind::Sokoban => {
                 let mut cfg = sokoban::SokobanTaskConfig::level(level);
                 cfg.datasource = format!("sokoban/level{}", level.clamp(1, 3));
@@ -89,7 +111,15 @@ impl TaskKind {
     /// Scores one response to `sample`.
     pub fn score(self, sample: &Sample, response: &str) -> Score {
         match self {
-            TaskKind::Arith => MathReward.score(response, &sample.answer),
+            TaskKind::Arith | TaskKind::VisualMath | TaskKind::PerceReason => {
+                MathReward.score(response, &sample.answer)
+            }
+            TaskKind::Geo => {
+                let s = geo_reward(response, &sample.answer, &sample.choices);
+                Score::new(s.total)
+                    .with("format", s.format)
+                    .with("accuracy", s.accuracy)
+            }
             TaskKind::Sokoban => match Level::from_xsb(&sample.answer) {
                 Ok(level) => sokoban::score(response, &level),
                 Err(_) => Score::new(0.0).with("format", 0.0).with("solved", 0.0),
@@ -114,20 +144,8 @@ impl TaskKind {
                 let cfg = football::FootballTaskConfig::default();
                 Some(Box::new(football::FootballEpisode::new(task, &cfg)))
             }
-            TaskKind::Arith => None,
+            TaskKind::Arith | TaskKind::VisualMath | TaskKind::Geo | TaskKind::PerceReason => None,
         }
-    }
-}
-
-/// A noisy teacher's slip: the final integer answer written ten too high, like a dropped carry
-/// (`<answer>$68$</answer>` → `<answer>$78$</answer>`); other answers are left alone.
-pub fn slip_answer(demo: &str, answer: &str) -> String {
-    match answer.parse::<i64>() {
-        Ok(a) => demo.replace(
-            &format!("<answer>${answer}$</answer>"),
-            &format!("<answer>${}$</answer>", a + 10),
-        ),
-        Err(_) => demo.to_string(),
     }
 }
 

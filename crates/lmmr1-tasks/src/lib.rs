@@ -30,22 +30,28 @@
 //! `lmmr1_model::tokenizer`.
 
 mod dataset;
+pub mod draw;
 mod error;
 pub mod football;
 pub mod generator;
+pub mod geo;
 pub mod kind;
 mod mixture;
+pub mod perce;
 pub mod prompts;
 pub mod rng;
 mod sample;
+pub mod slip;
 pub mod sokoban;
 mod task;
+pub mod visual_math;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
 pub use error::{Error, Result};
-pub use kind::{sample_key, slip_answer, TaskKind};
+pub use kind::{sample_key, TaskKind};
 pub use mixture::{Cursor, Mixture, MixturePosition};
 pub use sample::{Content, Picture, Sample, Turn};
+pub use slip::slip_answer;
 pub use task::{Episode, Generated, TurnOutcome};
 
 /// The README's examples run as doctests.
