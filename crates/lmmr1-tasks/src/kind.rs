@@ -8,12 +8,12 @@ use lmmr1_rewards::{Reward, Score};
 
 use crate::dataset::Dataset;
 use crate::error::{Error, Result};
-use crate::{football, generator, geo, perce, sokoban, visual_math};
-use lmmr1_rewards::geometry::geo_reward;
-use lmmr1_rewards::sokoban::Level;
 use crate::rng::SplitMix64;
 use crate::sample::{Content, Sample};
 use crate::task::{Episode, Generated};
+use crate::{football, generator, geo, perce, sokoban, visual_math};
+use lmmr1_rewards::geometry::geo_reward;
+use lmmr1_rewards::sokoban::Level;
 
 /// The task families of LMM-R1's stages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -304,6 +304,9 @@ pub struct SokobanTaskConfig {
     pub min_moves: usize,
     /// Longest accepted optimal plan, in moves.
     pub max_moves: usize,
+    /// Most changes of direction accepted in the optimal plan (0 = one straight push line;
+    /// `usize::MAX` = any).
+    pub max_turns: usize,
     /// Random wall cells inside the border ([`LevelSource::Sampled`] only).
     pub inner_walls: usize,
     /// Pixels per cell in the picture.
@@ -325,22 +328,24 @@ impl Default for SokobanTaskConfig {
 }
 
 impl SokobanTaskConfig {
-    /// Difficulty presets (levels outside 1..=3 are clamped), all 7×7 with 28-px cells:
+    /// Difficulty presets (levels outside 1..=4 are clamped), all 7×7 with 28-px cells:
     ///
     /// | level | boxes | inner walls | optimal plan | source |
     /// |---|---|---|---|---|
-    /// | 1 | 1 | 0 | 2–6 moves | sampled |
-    /// | 2 | 1 | 2 | 5–12 moves | sampled |
-    /// | 3 | 2 | 2 | 6–20 moves | sampled |
+    /// | 1 | 1 | 0 | 2–3 pushes in one straight line | sampled |
+    /// | 2 | 1 | 0 | 2–6 moves | sampled |
+    /// | 3 | 1 | 2 | 5–12 moves | sampled |
+    /// | 4 | 2 | 2 | 6–20 moves | sampled |
     ///
     /// (LMM-R1 trains on gym's Sokoban-small-v0/v1: 7×7 with 2 or 3 boxes, use
     /// [`LevelSource::Gym`] with `boxes` 2 or 3 and a large `max_moves` for those.)
     pub fn level(difficulty: u8) -> Self {
-        let d = difficulty.clamp(1, 3);
-        let (boxes, inner_walls, min_moves, max_moves) = match d {
-            1 => (1, 0, 2, 6),
-            2 => (1, 2, 5, 12),
-            _ => (2, 2, 6, 20),
+        let d = difficulty.clamp(1, 4);
+        let (boxes, inner_walls, min_moves, max_moves, max_turns) = match d {
+            1 => (1, 0, 2, 3, 0),
+            2 => (1, 0, 2, 6, usize::MAX),
+            3 => (1, 2, 5, 12, usize::MAX),
+            _ => (2, 2, 6, 20, usize::MAX),
         };
         SokobanTaskConfig {
             rows: 7,
@@ -348,6 +353,7 @@ impl SokobanTaskConfig {
             boxes,
             min_moves,
             max_moves,
+            max_turns,
             inner_walls,
             tile_px: DEFAULT_TILE_PX,
             prompt: PromptStyle::Short,
@@ -505,7 +511,8 @@ pub fn generate_level(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Result<P
             },
         };
         if let Ok(plan) = solve(&level, &solve_limits()) {
-            if (cfg.min_moves..=cfg.max_moves).contains(&plan.len()) {
+            let turns = plan.windows(2).filter(|w| w[0] != w[1]).count();
+            if (cfg.min_moves..=cfg.max_moves).contains(&plan.len()) && turns <= cfg.max_turns {
                 return Ok(PlannedLevel { level, plan });
             }
         }

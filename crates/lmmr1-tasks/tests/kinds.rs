@@ -9,7 +9,11 @@ use lmmr1_tasks::{kind, sample_key, slip_answer, TaskKind};
 
 fn solved(kind: TaskKind, s: &lmmr1_tasks::Sample, response: &str) -> bool {
     let score = kind.score(s, response);
-    let key = if kind.is_agent() { "solved" } else { "accuracy" };
+    let key = if kind.is_agent() {
+        "solved"
+    } else {
+        "accuracy"
+    };
     score.component(key).unwrap_or(0.0) > 0.5
 }
 
@@ -48,7 +52,12 @@ fn generated_splits_are_disjoint() {
         let (train, held) = kind::train_and_held_out(k, 300, 40, &[1, 2], 3).unwrap();
         assert_eq!((train.len(), held.len()), (300, 40));
         let keys: HashSet<u64> = held.samples.iter().map(sample_key).collect();
-        assert_eq!(keys.len(), 40, "{}: held-out problems are distinct", k.name());
+        assert_eq!(
+            keys.len(),
+            40,
+            "{}: held-out problems are distinct",
+            k.name()
+        );
         assert!(
             train.samples.iter().all(|s| !keys.contains(&sample_key(s))),
             "{}",

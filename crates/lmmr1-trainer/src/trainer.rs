@@ -256,9 +256,19 @@ fn setup(
             label,
         });
     }
+    // The warm start trains every parameter (it stands in for pre-training); RL then freezes
+    // what `model.freeze` names.
+    let build_opts = if embedded || warm {
+        PolicyOptions {
+            freeze: Vec::new(),
+            recompute: cfg.model.recompute,
+        }
+    } else {
+        popts.clone()
+    };
     let policy = match &start_dir {
-        None => Policy::random(&model_cfg, cfg.model.seed, dtype, device, &popts)?,
-        Some(dir) => Policy::from_dir(dir, dtype, device, &popts)?,
+        None => Policy::random(&model_cfg, cfg.model.seed, dtype, device, &build_opts)?,
+        Some(dir) => Policy::from_dir(dir, dtype, device, &build_opts)?,
     };
     if !(embedded || warm) {
         return Ok(Setup {
@@ -303,6 +313,12 @@ fn setup(
         &mut |i, loss| {
             pb.set_position(i as u64);
             pb.set_message(format!("sft loss {loss:.4}"));
+            if !progress && i % (cfg.warm_start.steps / 10).max(1) == 0 {
+                eprintln!(
+                    "warm start {i}/{}: sft loss {loss:.4}",
+                    cfg.warm_start.steps
+                );
+            }
         },
     )?;
     pb.finish_and_clear();
@@ -337,6 +353,11 @@ fn setup(
         }
         std::fs::rename(&tmp, c).map_err(io_err(c))?;
     }
+    let policy = if popts.freeze.is_empty() {
+        policy
+    } else {
+        Policy::from_dir(&base_out, dtype, device, &popts)?
+    };
     Ok(Setup {
         policy,
         encoder,
@@ -926,6 +947,15 @@ pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             "reward {:.3} acc {:.3}",
             m["reward/mean"], m["reward/accuracy"]
         ));
+        if !opts.progress {
+            eprintln!(
+                "step {step}/{}: reward {:.3}, solved {:.3}, {:.0} s",
+                cfg.train.steps,
+                m["reward/mean"],
+                m["reward/accuracy"],
+                t_step.elapsed().as_secs_f64()
+            );
+        }
 
         // Evaluation and checkpoint.
         let interrupted = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
