@@ -117,8 +117,9 @@ pub struct WarmStartConfig {
     /// only part of the time — the imperfect starting point that RL with a verifiable reward
     /// improves on.
     pub teacher_error_rate: f64,
-    /// Task families of the demonstrations, drawn uniformly (empty = `data.task`). A base that
-    /// every stage shares lists them all.
+    /// Task families of the demonstrations, drawn uniformly (empty = `data.task`); an entry
+    /// `name:L` uses level `L` instead of `levels`, and repeating an entry weights it. A base
+    /// that every stage shares lists them all.
     pub tasks: Vec<String>,
     /// A directory where the warm-started base is kept and reused by any run whose model and
     /// `[warm_start]` settings are the same (empty = no cache).
@@ -501,10 +502,7 @@ impl Config {
         }
         lmmr1_tasks::TaskKind::from_name(&self.data.task)
             .map_err(|e| config_err(format!("data.task: {e}")))?;
-        for (i, t) in self.warm_start.tasks.iter().enumerate() {
-            lmmr1_tasks::TaskKind::from_name(t)
-                .map_err(|e| config_err(format!("warm_start.tasks[{i}]: {e}")))?;
-        }
+        self.warm_start_tasks()?;
         if self.episode.multi_turn {
             pos("episode.max_turns", self.episode.max_turns)?;
             if !matches!(self.algorithm.estimator.as_str(), "gae" | "reinforce") {
@@ -566,17 +564,30 @@ impl Config {
             .map_err(|e| config_err(format!("data.task: {e}")))
     }
 
-    /// The task families of the warm start's demonstrations.
-    pub fn warm_start_tasks(&self) -> Result<Vec<lmmr1_tasks::TaskKind>> {
+    /// The task families of the warm start's demonstrations, each with its level override.
+    pub fn warm_start_tasks(&self) -> Result<Vec<(lmmr1_tasks::TaskKind, Option<u8>)>> {
         if self.warm_start.tasks.is_empty() {
-            return Ok(vec![self.task()?]);
+            return Ok(vec![(self.task()?, None)]);
         }
         self.warm_start
             .tasks
             .iter()
-            .map(|t| {
-                lmmr1_tasks::TaskKind::from_name(t)
-                    .map_err(|e| config_err(format!("warm_start.tasks: {e}")))
+            .enumerate()
+            .map(|(i, t)| {
+                let (name, level) = match t.split_once(':') {
+                    Some((n, l)) => {
+                        let l = l.trim().parse::<u8>().map_err(|_| {
+                            config_err(format!(
+                                "warm_start.tasks[{i}]: {t:?}: the level after ':' must be a number"
+                            ))
+                        })?;
+                        (n.trim(), Some(l))
+                    }
+                    None => (t.trim(), None),
+                };
+                let kind = lmmr1_tasks::TaskKind::from_name(name)
+                    .map_err(|e| config_err(format!("warm_start.tasks[{i}]: {e}")))?;
+                Ok((kind, level))
             })
             .collect()
     }

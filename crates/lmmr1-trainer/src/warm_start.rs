@@ -34,14 +34,15 @@ pub fn demonstration(
     Ok((s, if slip { g.slipped } else { g.demonstration }))
 }
 
-/// Runs `cfg.steps` SFT steps on `policy` with demonstrations of `kinds` (drawn uniformly);
+/// Runs `cfg.steps` SFT steps on `policy` with demonstrations of `kinds` (drawn uniformly, each
+/// at its fixed level or one of `cfg.levels`);
 /// demonstrations whose [`sample_key`] is in `exclude` (the held-out split) are skipped.
 /// Returns the loss of each step.
 pub fn warm_start(
     policy: &Policy,
     encoder: &PromptEncoder,
     cfg: &WarmStartConfig,
-    kinds: &[TaskKind],
+    kinds: &[(TaskKind, Option<u8>)],
     system: Option<&str>,
     exclude: &HashSet<u64>,
     progress: &mut dyn FnMut(usize, f64),
@@ -70,8 +71,11 @@ pub fn warm_start(
     for step in 0..cfg.steps {
         let mut rows = Vec::with_capacity(cfg.batch_size);
         while rows.len() < cfg.batch_size {
-            let kind = kinds[rng.below(kinds.len().max(1) as u64) as usize];
-            let level = cfg.levels[rng.below(cfg.levels.len() as u64) as usize];
+            let (kind, fixed_level) = kinds[rng.below(kinds.len().max(1) as u64) as usize];
+            let level = match fixed_level {
+                Some(l) => l,
+                None => cfg.levels[rng.below(cfg.levels.len() as u64) as usize],
+            };
             let (sample, demo) =
                 demonstration(kind, level, &mut rng, system, cfg.teacher_error_rate)?;
             if exclude.contains(&sample_key(&sample)) {

@@ -22,6 +22,42 @@ fn every_shipped_config_parses_and_validates() {
     assert!(n >= 1);
 }
 
+/// Every stage has its example and config, and all stages share one warm-started base: the same
+/// `[warm_start]` section (so the cached base of one stage is reused by the others) and, for the
+/// embedded policy, the same model seed.
+#[test]
+fn every_stage_has_an_example_and_they_share_one_base() {
+    let stages = [
+        "fre_text",
+        "fre_multi",
+        "mgt_geo",
+        "mgt_perce_reason",
+        "mgt_sokoban",
+        "mgt_football",
+        "direct_rl_geo",
+    ];
+    let cfgs: Vec<Config> = stages
+        .iter()
+        .map(|s| {
+            assert!(repo().join(format!("examples/{s}.rs")).is_file(), "{s}");
+            Config::from_file(&repo().join(format!("configs/{s}.toml")), &[]).unwrap()
+        })
+        .collect();
+    for (s, c) in stages.iter().zip(&cfgs) {
+        assert_eq!(c.warm_start, cfgs[0].warm_start, "{s}: [warm_start] differs");
+        assert_eq!(c.model.seed, cfgs[0].model.seed, "{s}: model.seed differs");
+        let starts_from_fre_text = c.model.init_from.contains("fre_text");
+        assert_eq!(starts_from_fre_text, s.starts_with("mgt_"), "{s}: model.init_from");
+    }
+    let task = |s: &str| cfgs[stages.iter().position(|x| *x == s).unwrap()].data.task.clone();
+    assert_eq!(task("mgt_geo"), task("direct_rl_geo"));
+    let by_name = |s: &str| &cfgs[stages.iter().position(|x| *x == s).unwrap()];
+    // Equal budgets for the two-stage vs direct comparison.
+    let (a, b) = (by_name("mgt_geo"), by_name("direct_rl_geo"));
+    assert_eq!((&a.rollout, &a.algorithm, &a.optimizer), (&b.rollout, &b.algorithm, &b.optimizer));
+    assert_eq!(a.train.steps, b.train.steps);
+}
+
 #[test]
 fn unknown_keys_are_rejected_with_their_name() {
     let e = Config::from_toml_str("[rollout]\nn_samples = 4\n", "x.toml", &[])
