@@ -316,3 +316,64 @@ fn retain_checkable_drops_golds_the_reward_cannot_parse() {
     assert_eq!(d.retain_checkable(), 1);
     assert_eq!(d.len(), 2);
 }
+
+/// `tools/fetch_math_diagrams.py --splits test --limit 3 --max-side 224`: MATH problems with
+/// their Asymptote diagram rendered to PNG, as LMM-R1 rows (`message` a JSON string).
+#[test]
+fn rendered_math_diagram_rows_load_with_one_decodable_image_and_a_checkable_gold() {
+    use lmmr1_tasks::{gold_is_checkable, TaskKind};
+
+    let d = load("math_diagrams/test.jsonl");
+    assert_eq!((d.len(), d.skipped), (3, 0));
+    let images_dir = fixture_dir().join("math_diagrams/images");
+    for s in &d.samples {
+        assert_eq!(s.datasource.as_deref(), Some("math_diagrams"), "{}", s.id);
+        assert_eq!(s.messages.len(), 1, "{}", s.id);
+        assert_eq!(s.messages[0].role, "user");
+        // One image, resolved against the jsonl's directory, named after the id.
+        let images = s.images();
+        assert_eq!(images.len(), 1, "{}", s.id);
+        let expected = images_dir.join(format!("{}.png", s.id.replace('/', "_")));
+        assert_eq!(images[0], expected.as_path());
+        let img = image::open(images[0]).unwrap().to_rgb8();
+        assert_eq!(img.width().max(img.height()), 224, "{}: --max-side", s.id);
+        // A drawing, not a blank page: some dark pixels on a mostly white background.
+        let dark = img.pixels().filter(|p| p.0.iter().all(|&c| c < 96)).count();
+        let white = img
+            .pixels()
+            .filter(|p| p.0.iter().all(|&c| c > 240))
+            .count();
+        let n = (img.width() * img.height()) as usize;
+        assert!(
+            dark > 50 && white > n / 2,
+            "{}: {dark} dark, {white} white of {n}",
+            s.id
+        );
+        // The diagram's code is gone from the text; the question is still there.
+        let text = s.messages[0].text_content();
+        assert!(
+            !text.contains("[asy]") && !text.contains("[/asy]"),
+            "{}",
+            s.id
+        );
+        assert!(text.len() > 20, "{}", s.id);
+        // The gold parses and the geometry reward (`data.task = "geo"`) can judge it.
+        assert!(gold_is_checkable(&s.answer), "{}: {}", s.id, s.answer);
+        let right = format!("<think>.</think><answer>\\boxed{{{}}}</answer>", s.answer);
+        let wrong = "<think>.</think><answer>\\boxed{123457}</answer>";
+        assert_eq!(TaskKind::Geo.score(s, &right).total, 1.5, "{}", s.id);
+        assert_eq!(TaskKind::Geo.score(s, wrong).total, 0.5, "{}", s.id);
+    }
+    // The image stands where the diagram was: text, image, then the text that followed it.
+    let s = d.samples.iter().find(|s| s.id == "math/test/50").unwrap();
+    let kinds: Vec<&str> = s.messages[0]
+        .content
+        .iter()
+        .map(|c| match c {
+            Content::Text(_) => "text",
+            Content::Image(_) => "image",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(kinds, ["text", "image", "text"]);
+}
