@@ -217,7 +217,7 @@ pub fn train_and_held_out(
         }
     }
     Ok((
-        Dataset::new(&format!("generated/{}", kind.name()), train),
-        Dataset::new(&format!("generated/{}/held_out", kind.name()), held),
+        Dataset::new(format!("generated/{}", kind.name()), train),
+        Dataset::new(format!("generated/{}/held_out", kind.name()), held),
     ))
 }
