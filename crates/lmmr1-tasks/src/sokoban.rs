@@ -332,7 +332,7 @@ impl SokobanTaskConfig {
     ///
     /// | level | boxes | inner walls | optimal plan | source |
     /// |---|---|---|---|---|
-    /// | 1 | 1 | 0 | 2–3 pushes in one straight line | sampled |
+    /// | 1 | 1 | 2 | 2–3 pushes in one straight line | sampled |
     /// | 2 | 1 | 0 | 2–6 moves | sampled |
     /// | 3 | 1 | 2 | 5–12 moves | sampled |
     /// | 4 | 2 | 2 | 6–20 moves | sampled |
@@ -342,7 +342,7 @@ impl SokobanTaskConfig {
     pub fn level(difficulty: u8) -> Self {
         let d = difficulty.clamp(1, 4);
         let (boxes, inner_walls, min_moves, max_moves, max_turns) = match d {
-            1 => (1, 0, 2, 3, 0),
+            1 => (1, 2, 2, 3, 0),
             2 => (1, 0, 2, 6, usize::MAX),
             3 => (1, 2, 5, 12, usize::MAX),
             _ => (2, 2, 6, 20, usize::MAX),
@@ -505,6 +505,10 @@ pub fn generate_level(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Result<P
     for _ in 0..cfg.max_tries.max(1) {
         let level = match gym.as_mut() {
             Some(g) => g.next_level().map_err(|e| invalid(e.to_string()))?,
+            None if cfg.max_turns == 0 && cfg.boxes == 1 => match sample_push_line(cfg, rng) {
+                Some(level) => level,
+                None => continue,
+            },
             None => match sample_level(cfg, rng) {
                 Some(level) => level,
                 None => continue,
@@ -521,6 +525,56 @@ pub fn generate_level(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Result<P
         "no level with an optimal plan of {}..={} moves in {} tries",
         cfg.min_moves, cfg.max_moves, cfg.max_tries
     )))
+}
+
+/// A push line, built directly (rejection sampling would rarely hit one): the player, the box
+/// and the target in one row or column, the box `k ∈ min_moves..=max_moves` cells from the
+/// target and the player right behind it; `inner_walls` walls elsewhere. The caller still solves
+/// it and checks the plan. `None` if it does not fit.
+fn sample_push_line(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Option<Level> {
+    let (rows, cols) = (cfg.rows, cfg.cols);
+    let dirs = [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)];
+    let (dr, dc) = dirs[rng.below(4) as usize];
+    let k = cfg.min_moves + rng.below((cfg.max_moves - cfg.min_moves + 1) as u64) as usize;
+    let inside = |r: isize, c: isize| r >= 1 && c >= 1 && r < rows as isize - 1 && c < cols as isize - 1;
+    let player = (
+        1 + rng.below(rows.saturating_sub(2) as u64) as isize,
+        1 + rng.below(cols.saturating_sub(2) as u64) as isize,
+    );
+    let bx = (player.0 + dr, player.1 + dc);
+    let target = (bx.0 + dr * k as isize, bx.1 + dc * k as isize);
+    if !(inside(player.0, player.1) && inside(bx.0, bx.1) && inside(target.0, target.1)) {
+        return None;
+    }
+    let idx = |(r, c): (isize, isize)| r as usize * cols + c as usize;
+    let mut tiles = vec![Tile::Wall; rows * cols];
+    let mut free = Vec::new();
+    for r in 1..rows - 1 {
+        for c in 1..cols - 1 {
+            tiles[r * cols + c] = Tile::Floor;
+            free.push(r * cols + c);
+        }
+    }
+    // Walls never on the line between the player and the target.
+    let line: Vec<usize> = (0..=k + 1)
+        .map(|i| idx((player.0 + dr * i as isize, player.1 + dc * i as isize)))
+        .collect();
+    free.retain(|i| !line.contains(i));
+    rng.shuffle(&mut free);
+    for &w in free.iter().take(cfg.inner_walls) {
+        tiles[w] = Tile::Wall;
+    }
+    tiles[idx(target)] = Tile::Target;
+    let mut boxes = vec![false; rows * cols];
+    boxes[idx(bx)] = true;
+    Level::new(
+        rows,
+        cols,
+        tiles,
+        boxes,
+        (player.0 as usize, player.1 as usize),
+    )
+    .ok()
 }
 
 /// A random open room: border walls, `inner_walls` walls, targets, boxes (off target) and the
