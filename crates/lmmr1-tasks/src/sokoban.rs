@@ -536,7 +536,8 @@ fn sample_push_line(cfg: &SokobanTaskConfig, rng: &mut SplitMix64) -> Option<Lev
     let dirs = [(0isize, 1isize), (0, -1), (1, 0), (-1, 0)];
     let (dr, dc) = dirs[rng.below(4) as usize];
     let k = cfg.min_moves + rng.below((cfg.max_moves - cfg.min_moves + 1) as u64) as usize;
-    let inside = |r: isize, c: isize| r >= 1 && c >= 1 && r < rows as isize - 1 && c < cols as isize - 1;
+    let inside =
+        |r: isize, c: isize| r >= 1 && c >= 1 && r < rows as isize - 1 && c < cols as isize - 1;
     let player = (
         1 + rng.below(rows.saturating_sub(2) as u64) as isize,
         1 + rng.below(cols.saturating_sub(2) as u64) as isize,

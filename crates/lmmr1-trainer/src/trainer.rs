@@ -100,10 +100,11 @@ pub struct Summary {
     /// Agent tasks: the same after RL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub solve_rate_after: Option<f64>,
-    /// Sokoban: mean MageBench level score (greedy; 100 = optimal) before RL.
+    /// Agent tasks: the mean MageBench score (greedy) before RL — Sokoban's level score (100 =
+    /// an optimal plan, 41.18 = MageBench's idle baseline) or football's accumulated reward.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub magebench_score_before: Option<f64>,
-    /// Sokoban: the same after RL.
+    /// Agent tasks: the same after RL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub magebench_score_after: Option<f64>,
     /// Whole run, seconds (this process).

@@ -44,17 +44,32 @@ fn every_stage_has_an_example_and_they_share_one_base() {
         })
         .collect();
     for (s, c) in stages.iter().zip(&cfgs) {
-        assert_eq!(c.warm_start, cfgs[0].warm_start, "{s}: [warm_start] differs");
+        assert_eq!(
+            c.warm_start, cfgs[0].warm_start,
+            "{s}: [warm_start] differs"
+        );
         assert_eq!(c.model.seed, cfgs[0].model.seed, "{s}: model.seed differs");
         let starts_from_fre_text = c.model.init_from.contains("fre_text");
-        assert_eq!(starts_from_fre_text, s.starts_with("mgt_"), "{s}: model.init_from");
+        assert_eq!(
+            starts_from_fre_text,
+            s.starts_with("mgt_"),
+            "{s}: model.init_from"
+        );
     }
-    let task = |s: &str| cfgs[stages.iter().position(|x| *x == s).unwrap()].data.task.clone();
+    let task = |s: &str| {
+        cfgs[stages.iter().position(|x| *x == s).unwrap()]
+            .data
+            .task
+            .clone()
+    };
     assert_eq!(task("mgt_geo"), task("direct_rl_geo"));
     let by_name = |s: &str| &cfgs[stages.iter().position(|x| *x == s).unwrap()];
     // Equal budgets for the two-stage vs direct comparison.
     let (a, b) = (by_name("mgt_geo"), by_name("direct_rl_geo"));
-    assert_eq!((&a.rollout, &a.algorithm, &a.optimizer), (&b.rollout, &b.algorithm, &b.optimizer));
+    assert_eq!(
+        (&a.rollout, &a.algorithm, &a.optimizer),
+        (&b.rollout, &b.algorithm, &b.optimizer)
+    );
     assert_eq!(a.train.steps, b.train.steps);
 }
 
