@@ -138,7 +138,7 @@ fn a_cached_base_is_reused_and_a_second_stage_starts_from_the_first() {
     let cache = dir.path().join("base-cache");
     let cache_set = format!("warm_start.cache={:?}", cache.display().to_string());
     let first = dir.path().join("first");
-    run(&small(&[cache_set.clone()]), &opts(&first)).unwrap();
+    run(&small(std::slice::from_ref(&cache_set)), &opts(&first)).unwrap();
     assert!(cache.join("warm_start.key").is_file());
     let base = std::fs::read(first.join("base/model.safetensors")).unwrap();
 
