@@ -139,18 +139,31 @@ impl VisionAttention {
         let q = ops::rope(&q, cos, sin, mode)?;
         let k = ops::rope(&k, cos, sin, mode)?;
         let scale = 1.0 / (hd as f64).sqrt();
-        let mut outs = Vec::with_capacity(cu.len());
-        for w in cu.windows(2) {
-            let (a, n) = (w[0], w[1] - w[0]);
+        // Consecutive segments of equal length (the windows of same-sized images, or the images
+        // themselves) are attended to as one batched matmul: a handful of graph nodes instead of
+        // a few per segment, which matters for the training backward.
+        let lens: Vec<(usize, usize)> = cu.windows(2).map(|w| (w[0], w[1] - w[0])).collect();
+        let mut outs = Vec::new();
+        let mut i = 0;
+        while i < lens.len() {
+            let (a, n) = lens[i];
+            let mut segs = 1;
+            while i + segs < lens.len() && lens[i + segs].1 == n {
+                segs += 1;
+            }
+            i += segs;
             if n == 0 {
                 continue;
             }
-            let qs = q.narrow(2, a, n)?;
-            let ks = k.narrow(2, a, n)?;
-            let vs = v.narrow(2, a, n)?;
+            let run = |t: &Tensor| -> candle_core::Result<Tensor> {
+                t.narrow(2, a, segs * n)?
+                    .contiguous()?
+                    .reshape((self.heads, segs, n, hd))
+            };
+            let (qs, ks, vs) = (run(&q)?, run(&k)?, run(&v)?);
             let att = (qs.matmul(&ks.t()?.contiguous()?)? * scale)?;
             let att = ops::softmax_last(&att, mode)?;
-            outs.push(att.matmul(&vs)?);
+            outs.push(att.matmul(&vs)?.reshape((1, self.heads, segs * n, hd))?);
         }
         let y = Tensor::cat(&outs, 2)?; // (1, heads, S, hd)
         let y = y.squeeze(0)?.transpose(0, 1)?.reshape((s, hid))?;
