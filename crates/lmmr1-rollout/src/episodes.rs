@@ -2,8 +2,8 @@
 //! environment steps, the new observation is appended, until done or a turn limit.
 //!
 //! Each turn becomes one [`Row`] whose prompt is the conversation so far (the last `history`
-//! turns, with only the current observation's image kept) and whose response is the turn's
-//! answer. Its reward is the return from that turn on (γ = 1): the sum of this and all later
+//! turns, each observation with its image, then the current one) and whose response is the
+//! turn's answer. Its reward is the return from that turn on (γ = 1): the sum of this and all later
 //! turn rewards, so a sequence-level estimator (`gae` with a critic, `reinforce`) credits each
 //! move with what followed it; `turn_reward` keeps the per-turn reward.
 
@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use lmmr1_model::Qwen25VL;
 use lmmr1_rewards::Score;
-use lmmr1_tasks::{Content, Episode, Sample, Turn};
+use lmmr1_tasks::{Episode, Sample, Turn};
 
 use crate::experience::{Experience, Row};
 use crate::prompt::{EncodedPrompt, PromptEncoder};
@@ -23,7 +23,7 @@ use crate::{Error, Result};
 pub struct EpisodeConfig {
     /// Turns per episode at most.
     pub max_turns: usize,
-    /// Earlier turns kept in the prompt (their images dropped; 0 = the current observation only,
+    /// Earlier turns kept in the prompt, images included (0 = the current observation only,
     /// which is enough when the image shows the whole state).
     pub history: usize,
 }
@@ -48,20 +48,8 @@ pub struct PlayedEpisode {
     pub turns: usize,
 }
 
-fn without_images(turn: &Turn) -> Turn {
-    Turn {
-        role: turn.role.clone(),
-        content: turn
-            .content
-            .iter()
-            .filter(|c| matches!(c, Content::Text(_)))
-            .cloned()
-            .collect(),
-    }
-}
-
 /// The prompt of an episode's next turn: `prefix` (e.g. a system turn), the last `history`
-/// (observation, response) pairs without their images, then the current observation.
+/// (observation, response) pairs, then the current observation.
 pub fn turn_prompt(
     prefix: &[Turn],
     past: &[(Turn, String)],
@@ -70,7 +58,7 @@ pub fn turn_prompt(
 ) -> Sample {
     let mut messages: Vec<Turn> = prefix.to_vec();
     for (obs, response) in &past[past.len().saturating_sub(history)..] {
-        messages.push(without_images(obs));
+        messages.push(obs.clone());
         messages.push(Turn::text("assistant", response));
     }
     messages.push(current);

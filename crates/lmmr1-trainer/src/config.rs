@@ -39,7 +39,7 @@ pub struct EpisodeSection {
     pub multi_turn: bool,
     /// Turns per episode at most (multi-turn).
     pub max_turns: usize,
-    /// Earlier turns kept in the prompt, without their images (multi-turn).
+    /// Earlier turns (observation with its image, response) kept in the prompt (multi-turn).
     pub history: usize,
 }
 

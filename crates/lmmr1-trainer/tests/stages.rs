@@ -106,6 +106,8 @@ fn agent_tasks_train_as_multi_turn_episodes() {
             "algorithm.kl_coef=0.0".into(),
             "episode.multi_turn=true".into(),
             "episode.max_turns=3".into(),
+            // The previous turn (its image and answer) stays in the prompt: rows with two images.
+            "episode.history=1".into(),
         ]);
         run(&cfg, &opts(dir.path())).unwrap_or_else(|e| panic!("{task}: {e}"));
         let rows: Vec<Value> = std::fs::read_to_string(dir.path().join("metrics.jsonl"))
