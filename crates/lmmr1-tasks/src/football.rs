@@ -542,7 +542,9 @@ pub fn generate(cfg: &FootballTaskConfig, rng: &mut SplitMix64) -> Generated {
 /// the trimmed response) and every comma-separated item of the answer (trimmed, any case) one
 /// of MageBench's 16 action ids; at least one. `None` otherwise.
 pub fn parse_plan(response: &str) -> Option<Vec<Action>> {
-    let text = response.trim();
+    // The end-of-turn markers a decoded response carries are not part of it (as in LMM-R1).
+    let cleaned = lmmr1_rewards::lmm_r1::clean_response(response);
+    let text = cleaned.as_str();
     if !lmmr1_rewards::format::r1(text) {
         return None;
     }

@@ -36,6 +36,14 @@ fn demonstrations_are_solved_and_slips_are_not() {
             let level = 1 + (i % 2) as u8;
             let g = k.generate(level, &mut rng).unwrap();
             demo_ok += solved(k, &g.sample, &g.demonstration) as usize;
+            // Decoded responses arrive with the end-of-turn marker: it changes nothing.
+            let decoded = format!("{}<|im_end|>", g.demonstration);
+            assert_eq!(
+                k.score(&g.sample, &decoded),
+                k.score(&g.sample, &g.demonstration),
+                "{}: {decoded}",
+                k.name()
+            );
             slip_ok += solved(k, &g.sample, &g.slipped) as usize;
         }
         let (demo, slip) = (demo_ok as f64 / n as f64, slip_ok as f64 / n as f64);
