@@ -135,15 +135,23 @@ pub fn model_dir(cfg: &Config) -> Option<PathBuf> {
     (!cfg.model.dir.is_empty()).then(|| PathBuf::from(&cfg.model.dir))
 }
 
-/// What identifies a warm-started base: the embedded policy's seed and the `[warm_start]`
-/// settings (its `cache` path aside).
+/// What identifies a warm-started base: the embedded policy (its config and tokenizer, by
+/// FNV-1a hash, and its seed) and the `[warm_start]` settings (its `cache` path aside).
 fn warm_start_key(cfg: &Config) -> Result<String> {
     let mut ws = cfg.warm_start.clone();
     ws.cache.clear();
     let text = toml::to_string(&ws).map_err(|e| Error::Other(e.to_string()))?;
+    let fnv1a = |bytes: &[u8]| {
+        bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+    };
     Ok(format!(
-        "model.seed = {}\nmodel.dtype = {:?}\n[warm_start]\n{text}",
-        cfg.model.seed, cfg.model.dtype
+        "model.config = {:016x}\nmodel.tokenizer = {:016x}\nmodel.seed = {}\nmodel.dtype = {:?}\n[warm_start]\n{text}",
+        fnv1a(tiny::CONFIG_JSON.as_bytes()),
+        fnv1a(tiny::TOKENIZER_JSON.as_bytes()),
+        cfg.model.seed,
+        cfg.model.dtype
     ))
 }
 
