@@ -165,8 +165,20 @@ pub fn sample_key(s: &Sample) -> u64 {
     h.finish()
 }
 
+/// One generated problem in [`HELD_OUT_SHARE`] is reserved for evaluation, by its content: a
+/// held-out split draws only from these and training data and warm-start demonstrations never
+/// do, so every stage's held-out problems stay unseen even when the base it starts from was
+/// warm-started by another stage.
+pub const HELD_OUT_SHARE: u64 = 8;
+
+/// Whether a generated problem belongs to the evaluation-only share ([`HELD_OUT_SHARE`]).
+pub fn reserved_for_held_out(s: &Sample) -> bool {
+    sample_key(s) % HELD_OUT_SHARE == 0
+}
+
 /// `n_train` training and `n_held_out` held-out problems of `kind`, levels drawn uniformly from
-/// `levels`; no held-out problem ([`sample_key`]) occurs in training.
+/// `levels`: held-out problems come from the evaluation-only share ([`reserved_for_held_out`]),
+/// training problems from the rest, so none occurs in both.
 pub fn train_and_held_out(
     kind: TaskKind,
     n_train: usize,
@@ -187,7 +199,7 @@ pub fn train_and_held_out(
     let mut attempts = 0usize;
     while held.len() < n_held_out {
         attempts += 1;
-        if attempts > 1000 + 100 * n_held_out {
+        if attempts > 1000 + 100 * HELD_OUT_SHARE as usize * n_held_out {
             return Err(Error::Invalid(format!(
                 "{}: levels {levels:?} gave only {} distinct problems for a held-out set of {n_held_out}",
                 kind.name(),
@@ -195,7 +207,7 @@ pub fn train_and_held_out(
             )));
         }
         let mut s = draw(&mut rng)?.sample;
-        if keys.insert(sample_key(&s)) {
+        if reserved_for_held_out(&s) && keys.insert(sample_key(&s)) {
             s.id = format!("{}-{seed}-held{}", kind.name(), held.len());
             held.push(s);
         }
@@ -211,7 +223,7 @@ pub fn train_and_held_out(
             )));
         }
         let mut s = draw(&mut rng)?.sample;
-        if !keys.contains(&sample_key(&s)) {
+        if !reserved_for_held_out(&s) {
             s.id = format!("{}-{seed}-{}", kind.name(), train.len());
             train.push(s);
         }

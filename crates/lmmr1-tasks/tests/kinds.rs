@@ -71,6 +71,18 @@ fn generated_splits_are_disjoint() {
             "{}",
             k.name()
         );
+        // By content: held-out problems come from the evaluation-only share, training problems
+        // never do (so a warm start, which skips that share too, cannot have seen them).
+        assert!(
+            held.samples.iter().all(kind::reserved_for_held_out),
+            "{}",
+            k.name()
+        );
+        assert!(
+            !train.samples.iter().any(kind::reserved_for_held_out),
+            "{}",
+            k.name()
+        );
     }
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use lmmr1_tasks::{generator, BadRows, Dataset, Mixture, Sample, TaskKind};
+use lmmr1_tasks::{BadRows, Dataset, Mixture, Sample};
 
 use crate::config::Config;
 use crate::{Error, Result};
@@ -64,19 +64,15 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
     let (mut parts, mut eval): (Vec<(Dataset, f64)>, Vec<Sample>) = (Vec::new(), Vec::new());
     if d.train.is_empty() {
         let kind = cfg.task()?;
-        let (train, held) = if kind == TaskKind::Arith {
-            // The arithmetic generator's own split (disjoint questions).
-            let mix: Vec<(u8, f64)> = d.generator_levels.iter().map(|&l| (l, 1.0)).collect();
-            generator::train_and_held_out(d.generator_count, d.held_out, &mix, d.seed)?
-        } else {
-            lmmr1_tasks::kind::train_and_held_out(
-                kind,
-                d.generator_count,
-                d.held_out,
-                &d.generator_levels,
-                d.seed,
-            )?
-        };
+        // Held-out problems come from the evaluation-only share of the problem space, which no
+        // warm start or training split ever draws from.
+        let (train, held) = lmmr1_tasks::kind::train_and_held_out(
+            kind,
+            d.generator_count,
+            d.held_out,
+            &d.generator_levels,
+            d.seed,
+        )?;
         parts.push((train, 1.0));
         eval = held.samples;
     } else {

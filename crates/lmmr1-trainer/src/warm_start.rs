@@ -9,6 +9,7 @@ use lmmr1_model::optim::{clip_grad_norm, AdamW, AdamWConfig, LrSchedule, Schedul
 use lmmr1_model::policy::{sft_loss, Policy};
 use lmmr1_rollout::experience::Row;
 use lmmr1_rollout::{Experience, PromptEncoder};
+use lmmr1_tasks::kind::reserved_for_held_out;
 use lmmr1_tasks::rng::SplitMix64;
 use lmmr1_tasks::{sample_key, Generated, Sample, TaskKind};
 
@@ -36,7 +37,8 @@ pub fn demonstration(
 
 /// Runs `cfg.steps` SFT steps on `policy` with demonstrations of `kinds` (drawn uniformly, each
 /// at its fixed level or one of `cfg.levels`);
-/// demonstrations whose [`sample_key`] is in `exclude` (the held-out split) are skipped.
+/// demonstrations whose [`sample_key`] is in `exclude` (the held-out split) or that belong to the
+/// evaluation-only share of generated problems are skipped.
 /// Returns the loss of each step.
 pub fn warm_start(
     policy: &Policy,
@@ -78,7 +80,7 @@ pub fn warm_start(
             };
             let (sample, demo) =
                 demonstration(kind, level, &mut rng, system, cfg.teacher_error_rate)?;
-            if exclude.contains(&sample_key(&sample)) {
+            if exclude.contains(&sample_key(&sample)) || reserved_for_held_out(&sample) {
                 continue;
             }
             let prompt = encoder.encode(&sample)?;
