@@ -98,7 +98,7 @@ impl TaskKind {
             TaskKind::PerceReason => Ok(perce::generate(level, rng)),
             TaskKind::Sokoban => {
                 let mut cfg = sokoban::SokobanTaskConfig::level(level);
-                cfg.datasource = format!("sokoban/level{}", level.clamp(1, 3));
+                cfg.datasource = format!("sokoban/level{}", level.clamp(1, 4));
                 sokoban::generate(&cfg, rng)
             }
             TaskKind::Football => Ok(football::generate(
