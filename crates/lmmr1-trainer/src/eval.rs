@@ -125,18 +125,25 @@ pub fn evaluate(
         reward,
         &mut |_, _| {},
     )?;
-    let (mut hits_all, mut passed) = (0usize, 0usize);
-    for group in sampled.rows.chunks(k) {
-        let hits = group
-            .iter()
-            .filter(|row| solved(&row.components, row.reward))
-            .count();
-        hits_all += hits;
-        passed += (hits > 0) as usize;
-    }
-    r.sampled_accuracy = hits_all as f64 / (n * k as f64);
-    r.pass_at_k = passed as f64 / n;
+    let flags: Vec<bool> = sampled
+        .rows
+        .iter()
+        .map(|row| solved(&row.components, row.reward))
+        .collect();
+    (r.sampled_accuracy, r.pass_at_k) = sampled_accuracy_and_pass_at_k(&flags, k);
     Ok((r, greedy))
+}
+
+/// From per-sample solved flags in groups of `k` per prompt (group-major): the fraction of
+/// samples solved and the fraction of prompts with at least one solved sample (pass@k).
+fn sampled_accuracy_and_pass_at_k(solved: &[bool], k: usize) -> (f64, f64) {
+    let groups = solved.len().div_ceil(k.max(1)).max(1) as f64;
+    let hits = solved.iter().filter(|&&s| s).count() as f64;
+    let passed = solved
+        .chunks(k.max(1))
+        .filter(|g| g.contains(&true))
+        .count() as f64;
+    (hits / (groups * k.max(1) as f64), passed / groups)
 }
 
 /// Multi-turn evaluation: greedy episodes give the solve rate (`accuracy`), the mean format
@@ -213,17 +220,11 @@ pub fn evaluate_episodes(
     r.response_len = greedy.iter().map(|e| e.turns as f64).sum::<f64>() / n;
     r.components = component_means(all.iter().map(|c| c.as_slice()));
     let (_, sampled) = play(base, k, seed ^ 0xE7A1)?;
-    let (mut hits_all, mut passed) = (0usize, 0usize);
-    for group in sampled.chunks(k) {
-        let hits = group
-            .iter()
-            .filter(|e| solved(&comps(e), e.score.total))
-            .count();
-        hits_all += hits;
-        passed += (hits > 0) as usize;
-    }
-    r.sampled_accuracy = hits_all as f64 / (n * k as f64);
-    r.pass_at_k = passed as f64 / n;
+    let flags: Vec<bool> = sampled
+        .iter()
+        .map(|e| solved(&comps(e), e.score.total))
+        .collect();
+    (r.sampled_accuracy, r.pass_at_k) = sampled_accuracy_and_pass_at_k(&flags, k);
     Ok((r, exp))
 }
 
