@@ -102,11 +102,7 @@ pub fn rotate_half(x: &Tensor) -> candle_core::Result<Tensor> {
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
     match mode {
         OpsMode::Fused => candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin),
-        OpsMode::Differentiable => {
-            let cos = Tensor::cat(&[cos, cos], D::Minus1)?.unsqueeze(1)?;
-            let sin = Tensor::cat(&[sin, sin], D::Minus1)?.unsqueeze(1)?;
-            x.broadcast_mul(&cos)? + rotate_half(x)?.broadcast_mul(&sin)?
-        }
+        OpsMode::Differentiable => crate::train_ops::rope(x, cos, sin),
     }
 }
 
