@@ -235,7 +235,7 @@ fn log_sum_exp(row: &[f32]) -> f32 {
     if !max.is_finite() {
         return max;
     }
-    let sum: f64 = row.iter().map(|&v| (v - max).exp() as f64).sum();
+    let sum: f64 = row.iter().map(|&v| exp_nonpos(v - max) as f64).sum();
     max + (sum.ln() as f32)
 }
 
@@ -352,7 +352,7 @@ impl CustomOp3 for TokenLogProbsGrad {
                 .zip(t.par_iter().zip(g.par_iter()))
                 .for_each(|((o, (row, &lse)), (&tg, &gr))| {
                     for (o, &xv) in o.iter_mut().zip(row) {
-                        *o = -gr * (xv - lse).exp();
+                        *o = -gr * exp_nonpos(xv - lse);
                     }
                     if let Some(o) = o.get_mut(tg as usize) {
                         *o += gr;
@@ -714,30 +714,26 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `y += a·x`.
-#[inline(always)]
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
-    for (y, &x) in y.iter_mut().zip(x) {
-        *y += a * x;
-    }
-}
-
 /// `exp(z)` for softmax arguments `z ≤ 0`, written to vectorise (no libm call):
 /// `2ⁿ·e^r` with `z = n·ln2 + r`, `|r| ≤ ln2/2`, `e^r` by its degree-7 Taylor polynomial
 /// (relative error below 2e-7). Returns 0 below −87 (where `expf` is subnormal, < 2e-38).
+/// `n` is rounded by adding 1.5·2²³ (the sum's low mantissa bits are then `n`), which keeps
+/// the whole function in plain float and integer lane operations.
 #[inline(always)]
 fn exp_nonpos(z: f32) -> f32 {
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
+    const ROUND: f32 = 12_582_912.0;
     let zc = z.max(-87.0);
-    let n = (zc * std::f32::consts::LOG2_E).round();
+    let t = zc * std::f32::consts::LOG2_E + ROUND;
+    let n = t - ROUND;
     let r = zc - n * LN2_HI - n * LN2_LO;
     let p = 1.0
         + r * (1.0
             + r * (0.5
                 + r * (1.0 / 6.0
                     + r * (1.0 / 24.0 + r * (1.0 / 120.0 + r * (1.0 / 720.0 + r / 5040.0))))));
-    let two_n = f32::from_bits(((n as i32 + 127) as u32) << 23);
+    let two_n = f32::from_bits(t.to_bits().wrapping_sub(ROUND.to_bits()).wrapping_add(127) << 23);
     if z < -87.0 {
         0.0
     } else {
@@ -790,9 +786,19 @@ impl AttnDims {
     /// The mask row of query row `r` (`(b·n + h)·G·T + i`).
     #[inline(always)]
     fn mask_row<'a>(&self, m: &'a [f32], r: usize) -> &'a [f32] {
-        let b = r / (self.gt * self.n);
-        let t = r % self.t;
-        &m[(b * self.t + t) * self.tk..(b * self.t + t + 1) * self.tk]
+        let i = self.mask_index(r);
+        &m[i * self.tk..(i + 1) * self.tk]
+    }
+
+    /// The index `b·T + t` of query row `r`'s mask row.
+    #[inline(always)]
+    fn mask_index(&self, r: usize) -> usize {
+        (r / (self.gt * self.n)) * self.t + r % self.t
+    }
+
+    /// [`AttnDims::span`] of every mask row of `m` `(B, T, Tk)`, computed once per node.
+    fn spans(&self, m: &[f32]) -> Vec<(usize, usize)> {
+        m.chunks_exact(self.tk.max(1)).map(AttnDims::span).collect()
     }
 
     /// The keys `lo..hi` that need computing: the span of visible keys (mask ≥ −1e36), all keys
@@ -809,24 +815,18 @@ impl AttnDims {
         }
     }
 
-    /// Probabilities `softmax(scale·q·kⱼ + mⱼ)` for `j` in `lo..hi` into `p[lo..hi]`, from the
-    /// transposed keys `kt` `(hd, Tk)` (an axpy over keys per head dimension: vectorises).
-    /// `stats`: the row's `(max, 1/Σexp)` when known (backward), else computed and returned.
+    /// Scale, mask and softmax of one row's scores over its span `lo..hi` (in place in
+    /// `p[lo..hi]`). `stats`: the row's `(max, 1/Σexp)` when known (backward), else computed
+    /// and returned.
     #[inline(always)]
-    fn probs(
+    fn softmax_span(
         &self,
-        q: &[f32],
-        kt: &[f32],
+        p: &mut [f32],
         mrow: &[f32],
         (lo, hi): (usize, usize),
-        p: &mut [f32],
         stats: Option<[f32; 2]>,
     ) -> [f32; 2] {
         let p = &mut p[lo..hi];
-        p.fill(0.0);
-        for (d, &qd) in q.iter().enumerate() {
-            axpy(p, qd, &kt[d * self.tk + lo..d * self.tk + hi]);
-        }
         for (p, &m) in p.iter_mut().zip(&mrow[lo..hi]) {
             *p = *p * self.scale + m;
         }
@@ -849,6 +849,197 @@ impl AttnDims {
         }
         [max, inv]
     }
+
+    /// Probabilities of the `nr` query rows from global row `r0` into `p` (`nr` rows of `tk`),
+    /// exactly 0 outside each row's own span; returns the union `lo..hi` of the spans, its end
+    /// moved up to a whole number of vector widths where the keys allow (the extra columns
+    /// hold 0), so that the kernels that follow run without scalar tails.
+    /// `stats`: per row `(max, 1/Σexp)`, read when `known`, else written.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn probs_block(
+        &self,
+        r0: usize,
+        nr: usize,
+        q: &[f32],
+        kt: &[f32],
+        (m, row_spans): (&[f32], &[(usize, usize)]),
+        p: &mut [f32],
+        stats: &mut [[f32; 2]],
+        known: bool,
+    ) -> (usize, usize) {
+        let (hd, tk) = (self.hd, self.tk);
+        let mut spans = [(0, 0); MR];
+        let (mut lo, mut hi) = (tk, 0);
+        for (k, s) in spans.iter_mut().enumerate().take(nr) {
+            *s = row_spans[self.mask_index(r0 + k)];
+            lo = lo.min(s.0);
+            hi = hi.max(s.1);
+        }
+        if lo >= hi {
+            return (0, 0);
+        }
+        let hi = (lo + (hi - lo).next_multiple_of(LANES)).min(tk);
+        by_rows!(
+            nr,
+            scores_block(&q[r0 * hd..(r0 + nr) * hd], hd, kt, tk, (lo, hi), p)
+        );
+        for (k, &(a, b)) in spans.iter().enumerate().take(nr) {
+            let row = &mut p[k * tk..(k + 1) * tk];
+            let st = self.softmax_span(
+                row,
+                self.mask_row(m, r0 + k),
+                (a, b),
+                known.then_some(stats[k]),
+            );
+            stats[k] = st;
+            row[lo..a.max(lo)].fill(0.0);
+            row[b.min(hi)..hi].fill(0.0);
+        }
+        (lo, hi)
+    }
+}
+
+/// Query rows per register block of the attention kernels.
+const MR: usize = 8;
+/// f32 lanes of the widest vector (AVX-512); smaller ISAs split the arrays.
+const LANES: usize = 16;
+
+/// Calls `f::<R>(args…)` with `R` = the runtime row count `nr` (1..=[`MR`]).
+macro_rules! by_rows {
+    ($nr:expr, $f:ident($($a:expr),*)) => {
+        match $nr {
+            8 => $f::<8>($($a),*),
+            7 => $f::<7>($($a),*),
+            6 => $f::<6>($($a),*),
+            5 => $f::<5>($($a),*),
+            4 => $f::<4>($($a),*),
+            3 => $f::<3>($($a),*),
+            2 => $f::<2>($($a),*),
+            _ => $f::<1>($($a),*),
+        }
+    };
+}
+use by_rows;
+
+/// `out[r][j] = Σ_d a[r][d]·bt[d][j]` for `R` rows `a` (`R × hd`) and the columns `lo..hi`
+/// of `bt` (`hd × tk`): a register tile of `R × 16` sums per step, one load of `bt` per `R`
+/// multiply-adds. `out` is `R` rows of `tk`. The sums run over `d` in order.
+#[inline(always)]
+fn scores_block<const R: usize>(
+    a: &[f32],
+    hd: usize,
+    bt: &[f32],
+    tk: usize,
+    (lo, hi): (usize, usize),
+    out: &mut [f32],
+) {
+    let mut j = lo;
+    while j + LANES <= hi {
+        let mut acc = [[0f32; LANES]; R];
+        for d in 0..hd {
+            let col: &[f32; LANES] = bt[d * tk + j..d * tk + j + LANES]
+                .try_into()
+                .expect("LANES columns");
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let x = a[r * hd + d];
+                for l in 0..LANES {
+                    acc[l] = x.mul_add(col[l], acc[l]);
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            out[r * tk + j..r * tk + j + LANES].copy_from_slice(acc);
+        }
+        j += LANES;
+    }
+    for j in j..hi {
+        for r in 0..R {
+            let mut s = 0f32;
+            for d in 0..hd {
+                s += a[r * hd + d] * bt[d * tk + j];
+            }
+            out[r * tk + j] = s;
+        }
+    }
+}
+
+/// `out[r][:] = Σ_{j∈lo..hi} p[r][j]·x[j][:]` for `R` rows of `p` (stride `tk`) and rows `x`
+/// (`tk × hd`): a register tile of `R × 16` sums per 16 output columns, one load of `x` per
+/// `R` multiply-adds.
+#[inline(always)]
+fn probs_times_rows<const R: usize>(
+    p: &[f32],
+    tk: usize,
+    (lo, hi): (usize, usize),
+    x: &[f32],
+    hd: usize,
+    out: &mut [f32],
+) {
+    let mut d0 = 0;
+    while d0 + LANES <= hd {
+        let mut acc = [[0f32; LANES]; R];
+        for j in lo..hi {
+            let row: &[f32; LANES] = x[j * hd + d0..j * hd + d0 + LANES]
+                .try_into()
+                .expect("LANES columns");
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let pj = p[r * tk + j];
+                for l in 0..LANES {
+                    acc[l] = pj.mul_add(row[l], acc[l]);
+                }
+            }
+        }
+        for (r, acc) in acc.iter().enumerate() {
+            out[r * hd + d0..r * hd + d0 + LANES].copy_from_slice(acc);
+        }
+        d0 += LANES;
+    }
+    for d in d0..hd {
+        for r in 0..R {
+            let mut s = 0f32;
+            for j in lo..hi {
+                s += p[r * tk + j] * x[j * hd + d];
+            }
+            out[r * hd + d] = s;
+        }
+    }
+}
+
+/// `outt[d][j] += Σ_r a[r][d]·s[r][j]` for `j` in `lo..hi`: `R` rows `a` (`R × hd`), `s`
+/// (`R` rows of `tk`), `outt` (`hd × tk`).
+#[inline(always)]
+fn accumulate_cols<const R: usize>(
+    a: &[f32],
+    hd: usize,
+    s: &[f32],
+    tk: usize,
+    (lo, hi): (usize, usize),
+    outt: &mut [f32],
+) {
+    for d in 0..hd {
+        let o = &mut outt[d * tk..(d + 1) * tk];
+        let mut j = lo;
+        while j + LANES <= hi {
+            let mut acc: [f32; LANES] = o[j..j + LANES].try_into().expect("LANES columns");
+            for r in 0..R {
+                let x = a[r * hd + d];
+                let sr: &[f32; LANES] = s[r * tk + j..r * tk + j + LANES]
+                    .try_into()
+                    .expect("LANES columns");
+                for l in 0..LANES {
+                    acc[l] = x.mul_add(sr[l], acc[l]);
+                }
+            }
+            o[j..j + LANES].copy_from_slice(&acc);
+            j += LANES;
+        }
+        for j in j..hi {
+            for r in 0..R {
+                o[j] += a[r * hd + d] * s[r * tk + j];
+            }
+        }
+    }
 }
 
 /// `(…, R, C)` → `(…, C, R)` contiguous.
@@ -858,7 +1049,8 @@ fn transposed(x: &Tensor) -> candle_core::Result<Tensor> {
 
 /// `softmax(scale·q·kᵀ + mask)·v` per (batch, kv head), the `G` query heads of a kv head
 /// stacked along the query axis. Keeps each row's max and `1/Σexp` for the backward, which
-/// recomputes the probabilities (flash-attention style: no `T×Tk` tensor is stored).
+/// recomputes the probabilities (flash-attention style: no `T×Tk` tensor is stored). Query
+/// rows go through register-blocked kernels [`MR`] at a time.
 struct AttentionNode {
     dims: AttnDims,
     /// `(B, T, Tk)`, contiguous f32.
@@ -866,19 +1058,24 @@ struct AttentionNode {
     /// The keys and values transposed, `(B, n, hd, Tk)`.
     kt: Tensor,
     vt: Tensor,
+    /// Per mask row `(b, t)`: the span of visible keys ([`AttnDims::span`]).
+    spans: Vec<(usize, usize)>,
     /// Per query row: `(max, 1/Σexp)`.
     stats: Mutex<Option<Vec<[f32; 2]>>>,
 }
 
-/// The forward of a block of query rows `r0..`, run under [`pulp::Arch::dispatch`] so that
-/// its loops are compiled for the CPU's widest SIMD.
+/// The forward of query rows `i0..` of one (batch, kv head) `bn`, run under
+/// [`pulp::Arch::dispatch`] so that its loops are compiled for the CPU's widest SIMD.
 struct AttnFwdRows<'a> {
     d: AttnDims,
-    r0: usize,
+    bn: usize,
+    i0: usize,
     q: &'a [f32],
     kt: &'a [f32],
-    vt: &'a [f32],
+    /// The values in their own layout, `(B, n, Tk, hd)`.
+    v: &'a [f32],
     m: &'a [f32],
+    spans: &'a [(usize, usize)],
     out: &'a mut [f32],
     stats: &'a mut [[f32; 2]],
 }
@@ -889,31 +1086,30 @@ impl pulp::WithSimd for AttnFwdRows<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let d = self.d;
-        let (hd, tk) = (d.hd, d.tk);
-        let mut p = vec![0f32; tk];
-        for (i, (o, st)) in self
-            .out
-            .chunks_exact_mut(hd)
-            .zip(self.stats.iter_mut())
-            .enumerate()
-        {
-            let r = self.r0 + i;
-            let bn = r / d.gt;
-            let mrow = d.mask_row(self.m, r);
-            let (lo, hi) = AttnDims::span(mrow);
-            let kt = &self.kt[bn * tk * hd..(bn + 1) * tk * hd];
-            *st = d.probs(
-                &self.q[r * hd..(r + 1) * hd],
+        let (hd, tk, gt) = (d.hd, d.tk, d.gt);
+        let kt = &self.kt[self.bn * tk * hd..(self.bn + 1) * tk * hd];
+        let v = &self.v[self.bn * tk * hd..(self.bn + 1) * tk * hd];
+        let mut p = vec![0f32; MR * tk];
+        let rows = self.out.len() / hd.max(1);
+        let mut i = 0;
+        while i < rows {
+            let nr = (rows - i).min(MR);
+            let r0 = self.bn * gt + self.i0 + i;
+            let span = d.probs_block(
+                r0,
+                nr,
+                self.q,
                 kt,
-                mrow,
-                (lo, hi),
+                (self.m, self.spans),
                 &mut p,
-                None,
+                &mut self.stats[i..],
+                false,
             );
-            let vt = &self.vt[bn * tk * hd..(bn + 1) * tk * hd];
-            for (dd, o) in o.iter_mut().enumerate() {
-                *o = dot(&p[lo..hi], &vt[dd * tk + lo..dd * tk + hi]);
-            }
+            by_rows!(
+                nr,
+                probs_times_rows(&p, tk, span, v, hd, &mut self.out[i * hd..(i + nr) * hd])
+            );
+            i += nr;
         }
     }
 }
@@ -936,33 +1132,44 @@ impl pulp::WithSimd for AttnBwdBlock<'_> {
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let (d, bn, t) = (self.d, self.bn, self.t);
         let (hd, tk, gt) = (d.hd, d.tk, d.gt);
-        let kt = &t.kt[bn * tk * hd..(bn + 1) * tk * hd];
-        let vt = &t.vt[bn * tk * hd..(bn + 1) * tk * hd];
-        let (mut p, mut ds) = (vec![0f32; tk], vec![0f32; tk]);
-        for i in 0..gt {
-            let r = bn * gt + i;
-            let mrow = d.mask_row(t.m, r);
-            let (lo, hi) = AttnDims::span(mrow);
-            let rr = r * hd..(r + 1) * hd;
-            let (qr, gr) = (&t.q[rr.clone()], &t.g[rr.clone()]);
-            d.probs(qr, kt, mrow, (lo, hi), &mut p, Some(self.stats[r]));
-            // ds = p·(g·vⱼ − g·o)·scale
-            let ds = &mut ds[lo..hi];
-            ds.fill(0.0);
-            for (dd, &gd) in gr.iter().enumerate() {
-                axpy(ds, gd, &vt[dd * tk + lo..dd * tk + hi]);
+        let blk = bn * tk * hd..(bn + 1) * tk * hd;
+        let (kt, vt) = (&t.kt[blk.clone()], &t.vt[blk.clone()]);
+        let k = &t.k[blk];
+        let (mut p, mut ds) = (vec![0f32; MR * tk], vec![0f32; MR * tk]);
+        let mut i = 0;
+        while i < gt {
+            let nr = (gt - i).min(MR);
+            let r0 = bn * gt + i;
+            let mut st = [[0f32; 2]; MR];
+            st[..nr].copy_from_slice(&self.stats[r0..r0 + nr]);
+            let span = d.probs_block(r0, nr, t.q, kt, (t.m, t.spans), &mut p, &mut st, true);
+            let (lo, hi) = span;
+            if lo < hi {
+                let rows = r0 * hd..(r0 + nr) * hd;
+                let (qb, gb) = (&t.q[rows.clone()], &t.g[rows.clone()]);
+                // ds = p·(g·vⱼ − g·o)·scale (0 where p is)
+                by_rows!(nr, scores_block(gb, hd, vt, tk, span, &mut ds));
+                for k in 0..nr {
+                    let rr = (r0 + k) * hd..(r0 + k + 1) * hd;
+                    let delta = dot(&t.g[rr.clone()], &t.o[rr]);
+                    let (pr, dr) = (
+                        &p[k * tk + lo..k * tk + hi],
+                        &mut ds[k * tk + lo..k * tk + hi],
+                    );
+                    for (ds, &p) in dr.iter_mut().zip(pr) {
+                        *ds = p * (*ds - delta) * d.scale;
+                    }
+                }
+                by_rows!(
+                    nr,
+                    probs_times_rows(&ds, tk, span, k, hd, &mut self.dq[i * hd..(i + nr) * hd])
+                );
+                by_rows!(nr, accumulate_cols(qb, hd, &ds, tk, span, self.dkt));
+                by_rows!(nr, accumulate_cols(gb, hd, &p, tk, span, self.dvt));
+            } else {
+                self.dq[i * hd..(i + nr) * hd].fill(0.0);
             }
-            let delta = dot(gr, &t.o[rr]);
-            for (ds, &p) in ds.iter_mut().zip(&p[lo..hi]) {
-                *ds = p * (*ds - delta) * d.scale;
-            }
-            let p = &p[lo..hi];
-            for dd in 0..hd {
-                let c = dd * tk + lo..dd * tk + hi;
-                self.dq[i * hd + dd] = dot(ds, &kt[c.clone()]);
-                axpy(&mut self.dkt[c.clone()], qr[dd], ds);
-                axpy(&mut self.dvt[c], gr[dd], p);
-            }
+            i += nr;
         }
     }
 }
@@ -978,38 +1185,47 @@ impl CustomOp3 for AttentionNode {
         l1: &Layout,
         _: &CpuStorage,
         _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         use rayon::prelude::*;
         let q = f32_slice(s1, l1, "attention queries")?;
+        let v = f32_slice(s3, l3, "attention values")?;
         let d = self.dims;
-        let hd = d.hd.max(1);
+        let (hd, gt) = (d.hd.max(1), d.gt.max(1));
         let rows = q.len() / hd;
-        let block = row_block(rows);
+        // Each (batch, kv head) in pieces of whole register blocks, about 4 tasks per thread.
+        let units = (rows / gt).max(1);
+        let pieces = (4 * rayon::current_num_threads()).div_ceil(units).max(1);
+        let piece = gt.div_ceil(pieces).next_multiple_of(MR).min(gt);
         let mut out = vec![0f32; q.len()];
         let mut stats = vec![[0f32; 2]; rows];
         with_f32(&self.mask, "attention mask", |m| {
             with_f32(&self.kt, "attention keys", |kt| {
-                with_f32(&self.vt, "attention values", |vt| {
-                    out.par_chunks_mut(block * hd)
-                        .zip(stats.par_chunks_mut(block))
-                        .enumerate()
-                        .for_each(|(c, (out, stats))| {
-                            pulp::Arch::new().dispatch(AttnFwdRows {
-                                d,
-                                r0: c * block,
-                                q,
-                                kt,
-                                vt,
-                                m,
-                                out,
-                                stats,
+                out.par_chunks_mut(gt * hd)
+                    .zip(stats.par_chunks_mut(gt))
+                    .enumerate()
+                    .for_each(|(bn, (out, stats))| {
+                        out.par_chunks_mut(piece * hd)
+                            .zip(stats.par_chunks_mut(piece))
+                            .enumerate()
+                            .for_each(|(c, (out, stats))| {
+                                pulp::Arch::new().dispatch(AttnFwdRows {
+                                    d,
+                                    bn,
+                                    i0: c * piece,
+                                    q,
+                                    kt,
+                                    v,
+                                    m,
+                                    spans: &self.spans,
+                                    out,
+                                    stats,
+                                })
                             })
-                        });
-                })
+                    });
             })
-        })???;
+        })??;
         *self
             .stats
             .lock()
@@ -1038,39 +1254,51 @@ impl CustomOp3 for AttentionNode {
         let d = self.dims;
         let (hd, tk, gt) = (d.hd.max(1), d.tk.max(1), d.gt.max(1));
         let qd = q.detach();
+        let kd = k.detach().contiguous()?;
         let (od, gd) = (res.detach(), g.detach().contiguous()?);
         let mut dq = vec![0f32; q.elem_count()];
         // dk, dv transposed, (B, n, hd, Tk): row-wise accumulation is an axpy over keys.
         let mut dkt = vec![0f32; k.elem_count()];
         let mut dvt = vec![0f32; v.elem_count()];
         with_f32(&qd, "attention queries", |q| {
-            with_f32(&self.kt, "attention keys", |kt| {
-                with_f32(&self.vt, "attention values", |vt| {
-                    with_f32(&od, "attention output", |o| {
-                        with_f32(&gd, "attention gradient", |g| {
-                            with_f32(&self.mask, "attention mask", |m| {
-                                let t = Bwd { q, kt, vt, o, g, m };
-                                dq.par_chunks_mut(gt * hd)
-                                    .zip(dkt.par_chunks_mut(tk * hd))
-                                    .zip(dvt.par_chunks_mut(tk * hd))
-                                    .enumerate()
-                                    .for_each(|(bn, ((dq, dkt), dvt))| {
-                                        pulp::Arch::new().dispatch(AttnBwdBlock {
-                                            d,
-                                            bn,
-                                            t,
-                                            stats: &stats,
-                                            dq,
-                                            dkt,
-                                            dvt,
-                                        })
-                                    });
+            with_f32(&kd, "attention keys", |k| {
+                with_f32(&self.kt, "attention keys", |kt| {
+                    with_f32(&self.vt, "attention values", |vt| {
+                        with_f32(&od, "attention output", |o| {
+                            with_f32(&gd, "attention gradient", |g| {
+                                with_f32(&self.mask, "attention mask", |m| {
+                                    let t = Bwd {
+                                        q,
+                                        k,
+                                        kt,
+                                        vt,
+                                        o,
+                                        g,
+                                        m,
+                                        spans: &self.spans,
+                                    };
+                                    dq.par_chunks_mut(gt * hd)
+                                        .zip(dkt.par_chunks_mut(tk * hd))
+                                        .zip(dvt.par_chunks_mut(tk * hd))
+                                        .enumerate()
+                                        .for_each(|(bn, ((dq, dkt), dvt))| {
+                                            pulp::Arch::new().dispatch(AttnBwdBlock {
+                                                d,
+                                                bn,
+                                                t,
+                                                stats: &stats,
+                                                dq,
+                                                dkt,
+                                                dvt,
+                                            })
+                                        });
+                                })
                             })
                         })
                     })
                 })
             })
-        })??????;
+        })???????;
         let back =
             |data: Vec<f32>, like: &Tensor, t: bool| -> candle_core::Result<Option<Tensor>> {
                 if !like.track_op() {
@@ -1096,11 +1324,14 @@ impl CustomOp3 for AttentionNode {
 #[derive(Clone, Copy)]
 struct Bwd<'a> {
     q: &'a [f32],
+    /// The keys in their own layout, `(B, n, Tk, hd)`.
+    k: &'a [f32],
     kt: &'a [f32],
     vt: &'a [f32],
     o: &'a [f32],
     g: &'a [f32],
     m: &'a [f32],
+    spans: &'a [(usize, usize)],
 }
 
 /// Attention `softmax(q·kᵀ·scale + mask)·v` with the additive mask shared by the `groups`
@@ -1125,18 +1356,22 @@ pub fn attention(
         && mask.dims() == [b, 1, t, tk]
         && t * groups == gt;
     if cpu_f32(&[q, k, v, mask]) && fits {
+        let dims = AttnDims {
+            n,
+            gt,
+            t,
+            tk,
+            hd,
+            scale: scale as f32,
+        };
+        let mask = mask.detach().contiguous()?;
+        let spans = with_f32(&mask, "attention mask", |m| dims.spans(m))?;
         let node = AttentionNode {
-            dims: AttnDims {
-                n,
-                gt,
-                t,
-                tk,
-                hd,
-                scale: scale as f32,
-            },
-            mask: mask.detach().contiguous()?,
+            dims,
+            mask,
             kt: transposed(k)?,
             vt: transposed(v)?,
+            spans,
             stats: Mutex::new(None),
         };
         return q
@@ -1153,7 +1388,12 @@ pub fn attention(
 struct SwiGluNode;
 
 fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
+    let e = exp_nonpos(-v.abs());
+    if v >= 0.0 {
+        1.0 / (1.0 + e)
+    } else {
+        e / (1.0 + e)
+    }
 }
 
 impl CustomOp2 for SwiGluNode {
