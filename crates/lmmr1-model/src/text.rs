@@ -289,14 +289,15 @@ impl TextModel {
             .map(|i| DecoderLayer::new(cfg, m.pp(format!("layers.{i}"))))
             .collect::<candle_core::Result<Vec<_>>>()?;
         let norm = m.get(cfg.hidden_size, "norm.weight")?;
-        let lm_head = Linear::new(
-            if cfg.tie_word_embeddings {
-                embed.clone()
-            } else {
-                vb.get((cfg.vocab_size, cfg.hidden_size), "lm_head.weight")?
-            },
-            None,
-        )?;
+        let lm_head = if cfg.tie_word_embeddings {
+            // The embeddings are kept anyway: the weight-first product costs no memory.
+            Linear::new_keeping_weight(embed.clone(), None)?
+        } else {
+            Linear::new(
+                vb.get((cfg.vocab_size, cfg.hidden_size), "lm_head.weight")?,
+                None,
+            )?
+        };
         Ok(Self {
             embed,
             layers,
