@@ -95,8 +95,23 @@ fn logprob(row: &[f32], tok: usize) -> f32 {
     row[tok] - m - z.ln()
 }
 
-/// Picks a token from one row of logits (never one of `p.suppress_tokens`).
+/// Picks a token from one row of logits (never one of `p.suppress_tokens`); draws one uniform
+/// number from `rng` unless decoding is greedy.
 pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
+    let u = if p.temperature > 0.0 {
+        rng.uniform()
+    } else {
+        0.0
+    };
+    sample_row_at(logits, p, u)
+}
+
+/// [`sample_row`] with its uniform draw `u` in [0, 1) given.
+///
+/// Plain sampling (`top_k` 0, `top_p` 1, LMM-R1's rollout setting) walks the vocabulary once
+/// in index order; `top_k` selects its candidates without sorting the vocabulary; only `top_p`
+/// alone sorts it.
+fn sample_row_at(logits: &[f32], p: &SamplingParams, u: f64) -> u32 {
     let suppressed;
     let logits = if p.suppress_tokens.is_empty() {
         logits
@@ -123,15 +138,37 @@ pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
         return argmax();
     }
     let t = p.temperature as f32;
+    if p.top_k == 0 && p.top_p >= 1.0 {
+        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if !m.is_finite() {
+            return argmax();
+        }
+        let weight = |v: f32| (((v - m) / t) as f64).exp();
+        let target = u * logits.iter().map(|&v| weight(v)).sum::<f64>();
+        let (mut acc, mut last) = (0.0, 0);
+        for (i, &v) in logits.iter().enumerate() {
+            let q = weight(v);
+            if q > 0.0 {
+                acc += q;
+                last = i;
+                if target < acc {
+                    return i as u32;
+                }
+            }
+        }
+        return last as u32;
+    }
     let mut cand: Vec<(u32, f32)> = logits
         .iter()
         .enumerate()
         .map(|(i, &v)| (i as u32, v / t))
         .collect();
-    cand.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
     if p.top_k > 0 && p.top_k < cand.len() {
+        cand.select_nth_unstable_by(p.top_k - 1, order);
         cand.truncate(p.top_k);
     }
+    cand.sort_by(order);
     let m = cand[0].1;
     let mut probs: Vec<f64> = cand.iter().map(|c| ((c.1 - m) as f64).exp()).collect();
     let z: f64 = probs.iter().sum();
@@ -151,7 +188,6 @@ pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
         let z: f64 = probs.iter().sum();
         probs.iter_mut().for_each(|v| *v /= z);
     }
-    let u = rng.uniform();
     let mut acc = 0.0;
     for (i, &q) in probs.iter().enumerate() {
         acc += q;
@@ -191,14 +227,39 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
         .collect();
     for step in 0..p.max_new_tokens {
         let lr = rows(&logits)?;
+        // One uniform draw per active row, in row order (the seed fixes the tokens); the rows
+        // are then sampled in parallel.
+        let draws: Vec<Option<f64>> = gen
+            .stopped
+            .iter()
+            .map(|&stopped| {
+                (!stopped).then(|| {
+                    if p.temperature > 0.0 {
+                        rng.uniform()
+                    } else {
+                        0.0
+                    }
+                })
+            })
+            .collect();
+        let picked: Vec<Option<(u32, f32)>> = {
+            use rayon::prelude::*;
+            lr.par_iter()
+                .zip(draws.par_iter())
+                .map(|(row, u)| {
+                    u.map(|u| {
+                        let tok = sample_row_at(row, p, u);
+                        (tok, logprob(row, tok as usize))
+                    })
+                })
+                .collect()
+        };
         let mut next = Vec::with_capacity(b);
-        for (r, row) in lr.iter().enumerate() {
-            if gen.stopped[r] {
+        for (r, pick) in picked.into_iter().enumerate() {
+            let Some((tok, lp)) = pick else {
                 next.push(p.pad_token);
                 continue;
-            }
-            let tok = sample_row(row, p, &mut rng);
-            let lp = logprob(row, tok as usize);
+            };
             gen.tokens[r].push(tok);
             gen.logprobs[r].push(lp);
             if p.stop_tokens.contains(&tok) {

@@ -132,6 +132,37 @@ fn sampling_is_seeded_and_stops() {
     assert!(s.stopped[0]);
 }
 
+/// Plain sampling (no top-k, no top-p) follows `softmax(logits / T)`, at T = 1 and T = 2, with
+/// and without a top-k that keeps every token (the sorted path): 20,000 seeded draws each.
+#[test]
+fn plain_sampling_follows_the_tempered_softmax() {
+    let logits = [0.0f32, 3f32.ln(), f32::NEG_INFINITY, -30.0];
+    for (t, expect) in [(1.0, 0.75), (2.0, 3f64.sqrt() / (1.0 + 3f64.sqrt()))] {
+        for top_k in [0, 4] {
+            let p = SamplingParams {
+                temperature: t,
+                top_k,
+                ..Default::default()
+            };
+            let mut rng = Rng::new(11);
+            let n = 20_000;
+            let mut ones = 0;
+            for _ in 0..n {
+                match sample_row(&logits, &p, &mut rng) {
+                    1 => ones += 1,
+                    0 => {}
+                    other => panic!("token {other} has (almost) no mass"),
+                }
+            }
+            let f = ones as f64 / n as f64;
+            assert!(
+                (f - expect).abs() < 0.02,
+                "T {t} top_k {top_k}: {f} vs {expect}"
+            );
+        }
+    }
+}
+
 #[test]
 fn top_k_one_is_greedy_and_top_p_keeps_the_mode() {
     let logits = [0.1f32, 3.0, -1.0, 2.9];
