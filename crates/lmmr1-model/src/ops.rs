@@ -310,31 +310,11 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn randn(shape: &[usize], seed: u64) -> Tensor {
-        // A deterministic pseudo-random fill (candle's CPU randn is not seedable).
-        let n: usize = shape.iter().product();
-        let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
+        let mut rng = crate::generate::Rng::new(seed);
+        let v: Vec<f32> = (0..shape.iter().product::<usize>())
+            .map(|_| rng.uniform() as f32 - 0.5)
             .collect();
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
-    }
-
-    fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
     }
 
     /// Every inference orientation of [`Linear`] (transposed copy, weight-first with a kept or
@@ -365,7 +345,9 @@ mod tests {
                 for (i, l) in layers.iter().enumerate() {
                     let y = l.forward(&x).unwrap();
                     assert_eq!(y.dims(), &[1, rows, n]);
-                    let d = max_diff(&y, &reference);
+                    let d = (&y - &reference)
+                        .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+                        .unwrap();
                     assert!(
                         d < 1e-5,
                         "layer {i}, {rows} rows, bias {}: {d}",
