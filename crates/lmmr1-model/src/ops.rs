@@ -73,7 +73,9 @@ pub fn masked_softmax(
 
 /// Attention `softmax(q·kᵀ·scale + mask)·v`: q `(B, n_kv, groups·T, hd)`, k and v
 /// `(B, n_kv, Tk, hd)`, mask `(B, 1, T, Tk)` (see [`masked_softmax`]). When q, k or v carry
-/// gradients (differentiable mode) this is one autograd node ([`crate::train_ops::attention`]).
+/// gradients (differentiable mode) this is one autograd node ([`crate::train_ops::attention`]);
+/// otherwise, on CPU for f32, its forward kernel without a node (prefill and decoding); else
+/// the composition.
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -85,6 +87,9 @@ pub fn attention(
 ) -> candle_core::Result<Tensor> {
     if mode == OpsMode::Differentiable && (q.track_op() || k.track_op() || v.track_op()) {
         return crate::train_ops::attention(q, k, v, mask, scale, groups);
+    }
+    if let Some(y) = crate::train_ops::attention_no_grad(q, k, v, mask, scale, groups)? {
+        return Ok(y);
     }
     masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?.matmul(v)
 }

@@ -214,6 +214,7 @@ struct TokenLogProbsNode {
 }
 
 /// Maximum of a row (16 independent lanes, so that it vectorises); `−∞` for an empty row.
+#[inline(always)]
 fn row_max(row: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; 16];
     let mut chunks = row.chunks_exact(16);
@@ -230,6 +231,7 @@ fn row_max(row: &[f32]) -> f32 {
 }
 
 /// `log Σ exp(x)` of a row (shifted by the maximum), the sum accumulated in f64.
+#[inline(always)]
 fn log_sum_exp(row: &[f32]) -> f32 {
     let max = row_max(row);
     if !max.is_finite() {
@@ -267,6 +269,7 @@ impl CustomOp2 for TokenLogProbsNode {
         let t = targets_of(s2, l2)?;
         let mut out = vec![0f32; t.len()];
         let mut lse = vec![0f32; t.len()];
+        let arch = pulp::Arch::new();
         out.par_iter_mut()
             .zip(lse.par_iter_mut())
             .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
@@ -278,7 +281,7 @@ impl CustomOp2 for TokenLogProbsNode {
                         row.len()
                     )));
                 }
-                *lse = log_sum_exp(row);
+                *lse = arch.dispatch(|| log_sum_exp(row));
                 *o = row[tg] - *lse;
                 Ok(())
             })?;
@@ -346,14 +349,17 @@ impl CustomOp3 for TokenLogProbsGrad {
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
         let mut out = vec![0f32; x.len()];
+        let arch = pulp::Arch::new();
         with_f32(&self.lse, "token_logprobs lse", |lse| {
             out.par_chunks_mut(v.max(1))
                 .zip(x.par_chunks(v.max(1)).zip(lse.par_iter()))
                 .zip(t.par_iter().zip(g.par_iter()))
                 .for_each(|((o, (row, &lse)), (&tg, &gr))| {
-                    for (o, &xv) in o.iter_mut().zip(row) {
-                        *o = -gr * exp_nonpos(xv - lse);
-                    }
+                    arch.dispatch(|| {
+                        for (o, &xv) in o.iter_mut().zip(row) {
+                            *o = -gr * exp_nonpos(xv - lse);
+                        }
+                    });
                     if let Some(o) = o.get_mut(tg as usize) {
                         *o += gr;
                     }
@@ -1055,9 +1061,8 @@ struct AttentionNode {
     dims: AttnDims,
     /// `(B, T, Tk)`, contiguous f32.
     mask: Tensor,
-    /// The keys and values transposed, `(B, n, hd, Tk)`.
+    /// The keys transposed, `(B, n, hd, Tk)` (the backward transposes the values).
     kt: Tensor,
-    vt: Tensor,
     /// Per mask row `(b, t)`: the span of visible keys ([`AttnDims::span`]).
     spans: Vec<(usize, usize)>,
     /// Per query row: `(max, 1/Σexp)`.
@@ -1255,6 +1260,7 @@ impl CustomOp3 for AttentionNode {
         let (hd, tk, gt) = (d.hd.max(1), d.tk.max(1), d.gt.max(1));
         let qd = q.detach();
         let kd = k.detach().contiguous()?;
+        let vt = transposed(v)?;
         let (od, gd) = (res.detach(), g.detach().contiguous()?);
         let mut dq = vec![0f32; q.elem_count()];
         // dk, dv transposed, (B, n, hd, Tk): row-wise accumulation is an axpy over keys.
@@ -1263,7 +1269,7 @@ impl CustomOp3 for AttentionNode {
         with_f32(&qd, "attention queries", |q| {
             with_f32(&kd, "attention keys", |k| {
                 with_f32(&self.kt, "attention keys", |kt| {
-                    with_f32(&self.vt, "attention values", |vt| {
+                    with_f32(&vt, "attention values", |vt| {
                         with_f32(&od, "attention output", |o| {
                             with_f32(&gd, "attention gradient", |g| {
                                 with_f32(&self.mask, "attention mask", |m| {
@@ -1348,6 +1354,34 @@ pub fn attention(
     scale: f64,
     groups: usize,
 ) -> candle_core::Result<Tensor> {
+    match attention_cpu(q, k, v, mask, scale, groups, true)? {
+        Some(y) => Ok(y),
+        None => masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups)?.matmul(v),
+    }
+}
+
+/// The forward kernel of [`attention`] for inference (no graph): `None` where it does not
+/// apply (not CPU f32, or shapes that do not fit).
+pub fn attention_no_grad(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+) -> candle_core::Result<Option<Tensor>> {
+    attention_cpu(q, k, v, mask, scale, groups, false)
+}
+
+fn attention_cpu(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+    record: bool,
+) -> candle_core::Result<Option<Tensor>> {
     let (b, n, gt, hd) = q.dims4()?;
     let tk = k.dim(2)?;
     let t = gt / groups.max(1);
@@ -1370,15 +1404,17 @@ pub fn attention(
             dims,
             mask,
             kt: transposed(k)?,
-            vt: transposed(v)?,
             spans,
             stats: Mutex::new(None),
         };
-        return q
-            .contiguous()?
-            .apply_op3(&k.contiguous()?, &v.contiguous()?, node);
+        let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
+        return Ok(Some(if record {
+            q.apply_op3(&k, &v, node)?
+        } else {
+            q.apply_op3_no_bwd(&k, &v, &node)?
+        }));
     }
-    masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups)?.matmul(v)
+    Ok(None)
 }
 
 // ---------------------------------------------------------------------------------------------
