@@ -150,9 +150,10 @@ pub struct Linear {
 }
 
 /// From this many input rows on, CPU inference with a contiguous `(out, in)` weight at hand
-/// multiplies weight-first, `(W·xᵀ)ᵀ` (gemm 0.19 with AVX-512, 2 threads, measured: 64×768
-/// by 768×32000 148 → 263 GFLOP/s, 64×768 by 768×2048 191 → 231); below it `x·Wᵀ` with the
-/// transposed copy is faster (16 rows by 768×2048: 178 against 106).
+/// multiplies weight-first, `(W·xᵀ)ᵀ` (gemm 0.19 with AVX-512, 2 threads, best of 20 beside a
+/// training run: 64×768 by 768×32000 148 → 263 GFLOP/s, 64×768 by 768×2048 191 → 231); below
+/// it `x·Wᵀ` with the transposed copy is faster (16 rows by 768×2048: 178 against 106). Both
+/// beat the strided `x·W.t()` of a variable's view (64 rows by 768×2048: 141; 16 rows: 50).
 pub const WEIGHT_LEFT_MIN_ROWS: usize = 32;
 
 impl Linear {
