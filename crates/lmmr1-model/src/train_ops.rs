@@ -14,7 +14,8 @@
 //! * [`rope`]: the rotate-half rotation, whose backward is the rotation by `−sin`;
 //! * [`attention`]: scores, mask, softmax and `·v` in one node (flash-attention style: the
 //!   backward recomputes the probabilities; blocked keys are skipped; GQA without copies), its
-//!   loops compiled for the CPU's widest SIMD through `pulp`'s safe runtime dispatch.
+//!   register-blocked loops compiled for the CPU's widest SIMD through `pulp`'s safe runtime
+//!   dispatch; its forward also serves inference ([`attention_no_grad`]).
 //!
 //! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
 //! also the reference the tests compare with.
@@ -1263,7 +1264,7 @@ impl CustomOp3 for AttentionNode {
         let vt = transposed(v)?;
         let (od, gd) = (res.detach(), g.detach().contiguous()?);
         let mut dq = vec![0f32; q.elem_count()];
-        // dk, dv transposed, (B, n, hd, Tk): row-wise accumulation is an axpy over keys.
+        // dk, dv transposed, (B, n, hd, Tk): the kernels accumulate 16 keys per vector.
         let mut dkt = vec![0f32; k.elem_count()];
         let mut dvt = vec![0f32; v.elem_count()];
         with_f32(&qd, "attention queries", |q| {
