@@ -929,88 +929,103 @@ macro_rules! by_rows {
 }
 use by_rows;
 
-/// `out[r][j] = Σ_d a[r][d]·bt[d][j]` for `R` rows `a` (`R × hd`) and the columns `lo..hi`
-/// of `bt` (`hd × tk`): a register tile of `R × 16` sums per step, one load of `bt` per `R`
-/// multiply-adds. `out` is `R` rows of `tk`. The sums run over `d` in order.
+/// Strided `R`-row views of one operand of [`rows_times`]: row `r` starts at `r·stride`.
+#[derive(Clone, Copy)]
+struct Rows<'a> {
+    data: &'a [f32],
+    stride: usize,
+}
+
+/// `out[r][c] = Σ_{k∈ks} a[r][k]·b[k][c]` for `R` rows and the columns `cs`: a register tile of
+/// `R × 16` sums per 16 columns, one load of `b` per `R` multiply-adds, the sums running over
+/// `k` in order; leftover columns are summed one by one. The attention scores are
+/// `q·kᵀ` (`a` = queries over the head dimension, `b` = transposed keys) and the outputs
+/// `p·v` (`a` = probabilities over the keys, `b` = values).
 #[inline(always)]
-fn scores_block<const R: usize>(
-    a: &[f32],
-    hd: usize,
-    bt: &[f32],
-    tk: usize,
-    (lo, hi): (usize, usize),
+fn rows_times<const R: usize>(
+    a: Rows,
+    ks: (usize, usize),
+    b: Rows,
+    (c0, c1): (usize, usize),
     out: &mut [f32],
+    out_stride: usize,
 ) {
-    let mut j = lo;
-    while j + LANES <= hi {
+    let mut c = c0;
+    while c + LANES <= c1 {
         let mut acc = [[0f32; LANES]; R];
-        for d in 0..hd {
-            let col: &[f32; LANES] = bt[d * tk + j..d * tk + j + LANES]
+        for k in ks.0..ks.1 {
+            let col: &[f32; LANES] = b.data[k * b.stride + c..k * b.stride + c + LANES]
                 .try_into()
                 .expect("LANES columns");
             for (r, acc) in acc.iter_mut().enumerate() {
-                let x = a[r * hd + d];
+                let x = a.data[r * a.stride + k];
                 for l in 0..LANES {
                     acc[l] = x.mul_add(col[l], acc[l]);
                 }
             }
         }
         for (r, acc) in acc.iter().enumerate() {
-            out[r * tk + j..r * tk + j + LANES].copy_from_slice(acc);
+            out[r * out_stride + c..r * out_stride + c + LANES].copy_from_slice(acc);
         }
-        j += LANES;
+        c += LANES;
     }
-    for j in j..hi {
+    for c in c..c1 {
         for r in 0..R {
             let mut s = 0f32;
-            for d in 0..hd {
-                s += a[r * hd + d] * bt[d * tk + j];
+            for k in ks.0..ks.1 {
+                s += a.data[r * a.stride + k] * b.data[k * b.stride + c];
             }
-            out[r * tk + j] = s;
+            out[r * out_stride + c] = s;
         }
     }
 }
 
-/// `out[r][:] = Σ_{j∈lo..hi} p[r][j]·x[j][:]` for `R` rows of `p` (stride `tk`) and rows `x`
-/// (`tk × hd`): a register tile of `R × 16` sums per 16 output columns, one load of `x` per
-/// `R` multiply-adds.
+/// Scores `out[r][j] = Σ_d a[r][d]·bt[d][j]` for `j` in `span`: `R` rows `a` (`R × hd`), `bt`
+/// (`hd × tk`), `out` `R` rows of `tk`.
+#[inline(always)]
+fn scores_block<const R: usize>(
+    a: &[f32],
+    hd: usize,
+    bt: &[f32],
+    tk: usize,
+    span: (usize, usize),
+    out: &mut [f32],
+) {
+    let (a, bt) = (
+        Rows {
+            data: a,
+            stride: hd,
+        },
+        Rows {
+            data: bt,
+            stride: tk,
+        },
+    );
+    rows_times::<R>(a, (0, hd), bt, span, out, tk);
+}
+
+/// `out[r][:] = Σ_{j∈span} p[r][j]·x[j][:]`: `R` rows of `p` (stride `tk`), rows `x`
+/// (`tk × hd`), `out` `R × hd`.
 #[inline(always)]
 fn probs_times_rows<const R: usize>(
     p: &[f32],
     tk: usize,
-    (lo, hi): (usize, usize),
+    span: (usize, usize),
     x: &[f32],
     hd: usize,
     out: &mut [f32],
 ) {
-    let mut d0 = 0;
-    while d0 + LANES <= hd {
-        let mut acc = [[0f32; LANES]; R];
-        for j in lo..hi {
-            let row: &[f32; LANES] = x[j * hd + d0..j * hd + d0 + LANES]
-                .try_into()
-                .expect("LANES columns");
-            for (r, acc) in acc.iter_mut().enumerate() {
-                let pj = p[r * tk + j];
-                for l in 0..LANES {
-                    acc[l] = pj.mul_add(row[l], acc[l]);
-                }
-            }
-        }
-        for (r, acc) in acc.iter().enumerate() {
-            out[r * hd + d0..r * hd + d0 + LANES].copy_from_slice(acc);
-        }
-        d0 += LANES;
-    }
-    for d in d0..hd {
-        for r in 0..R {
-            let mut s = 0f32;
-            for j in lo..hi {
-                s += p[r * tk + j] * x[j * hd + d];
-            }
-            out[r * hd + d] = s;
-        }
-    }
+    let (p, x) = (
+        Rows {
+            data: p,
+            stride: tk,
+        },
+        Rows {
+            data: x,
+            stride: hd,
+        },
+    );
+    rows_times::<R>(p, span, x, (0, hd), out, hd);
 }
 
 /// `outt[d][j] += Σ_r a[r][d]·s[r][j]` for `j` in `lo..hi`: `R` rows `a` (`R × hd`), `s`
