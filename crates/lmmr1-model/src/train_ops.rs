@@ -22,6 +22,7 @@
 
 use std::sync::Mutex;
 
+use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, D};
 
 /// Whether the custom CPU path applies to these tensors.
@@ -46,42 +47,50 @@ fn with_f32<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> candle_co
 // ---------------------------------------------------------------------------------------------
 // linear
 
-/// The node of [`linear`]: its forward hands out the product computed beforehand (plus the
-/// bias), its backward computes `g·w`, `gᵀ·x` and `Σg` for the arguments that are tracked.
-struct LinearNode {
-    /// `x·wᵀ` as `(m, out)`, taken by the forward.
-    xw: Mutex<Option<Tensor>>,
-}
+/// The node of [`linear`]: its forward multiplies straight into the output buffer (candle's
+/// CPU matmul on the arguments' storages: no product tensor to copy out of) and adds the bias
+/// in place; its backward computes `g·w`, `gᵀ·x` and `Σg` for the arguments that are tracked.
+struct LinearNode;
 
 impl LinearNode {
+    /// `x·wᵀ (+ b)` for `x` contiguous `(…, in)` and `w` `(out, in)` with any strides.
     fn forward(
-        &self,
+        x: (&CpuStorage, &Layout),
+        w: (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let xw = self
-            .xw
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("linear: poisoned".into()))?
-            .take()
-            .ok_or_else(|| candle_core::Error::Msg("linear: forward ran twice".into()))?;
-        let shape = xw.shape().clone();
-        let out = *shape.dims().last().unwrap_or(&1);
-        let data = with_f32(&xw, "linear product", |y| match bias {
-            None => Ok(y.to_vec()),
-            Some((CpuStorage::F32(b), l)) => {
+        let (out, inp) = w.1.shape().dims2()?;
+        let m = x.1.shape().elem_count() / inp.max(1);
+        let (start, _) =
+            x.1.contiguous_offsets()
+                .ok_or_else(|| cpu_err("linear input"))?;
+        let y = x.0.matmul(
+            w.0,
+            (1, m, out, inp),
+            &Layout::contiguous_with_offset((m, inp), start),
+            &w.1.transpose(0, 1)?,
+        )?;
+        let mut dims = x.1.dims().to_vec();
+        if let Some(l) = dims.last_mut() {
+            *l = out;
+        }
+        let y = match (y, bias) {
+            (y, None) => y,
+            (CpuStorage::F32(mut y), Some((CpuStorage::F32(b), l))) => {
                 let (a, e) = l
                     .contiguous_offsets()
                     .ok_or_else(|| cpu_err("linear bias"))?;
                 let b = &b[a..e];
-                let mut v = Vec::with_capacity(y.len());
-                for row in y.chunks(out.max(1)) {
-                    v.extend(row.iter().zip(b).map(|(y, b)| y + b));
+                for row in y.chunks_exact_mut(out.max(1)) {
+                    for (y, b) in row.iter_mut().zip(b) {
+                        *y += b;
+                    }
                 }
-                Ok(v)
+                CpuStorage::F32(y)
             }
-            Some(_) => Err(cpu_err("linear bias")),
-        })??;
-        Ok((CpuStorage::F32(data), shape))
+            _ => return Err(cpu_err("linear bias")),
+        };
+        Ok((y, Shape::from(dims)))
     }
 
     /// `(g·w, gᵀ·x)` for `x`: `(…, in)`, `w`: `(out, in)`, `g`: `(…, out)`.
@@ -115,12 +124,12 @@ impl CustomOp2 for LinearNode {
 
     fn cpu_fwd(
         &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
+        x: &CpuStorage,
+        lx: &Layout,
+        w: &CpuStorage,
+        lw: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.forward(None)
+        Self::forward((x, lx), (w, lw), None)
     }
 
     fn bwd(
@@ -142,14 +151,14 @@ impl CustomOp3 for LinearNode {
 
     fn cpu_fwd(
         &self,
-        _: &CpuStorage,
-        _: &Layout,
-        _: &CpuStorage,
-        _: &Layout,
+        x: &CpuStorage,
+        lx: &Layout,
+        w: &CpuStorage,
+        lw: &Layout,
         b: &CpuStorage,
         lb: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        self.forward(Some((b, lb)))
+        Self::forward((x, lx), (w, lw), Some((b, lb)))
     }
 
     fn bwd(
@@ -190,18 +199,10 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result
         };
         return y.reshape(out_dims);
     }
-    let xw = x
-        .detach()
-        .contiguous()?
-        .reshape((m, inp))?
-        .matmul(&w.detach().t()?)?
-        .reshape(out_dims)?;
-    let node = LinearNode {
-        xw: Mutex::new(Some(xw)),
-    };
+    let x = x.contiguous()?;
     match b {
-        Some(b) => x.apply_op3(w, b, node),
-        None => x.apply_op2(w, node),
+        Some(b) => x.apply_op3(w, &b.contiguous()?, LinearNode),
+        None => x.apply_op2(w, LinearNode),
     }
 }
 
@@ -214,31 +215,30 @@ struct TokenLogProbsNode {
     lse: Mutex<Option<Tensor>>,
 }
 
-/// Maximum of a row (16 independent lanes, so that it vectorises); `−∞` for an empty row.
-#[inline(always)]
-fn row_max(row: &[f32]) -> f32 {
-    let mut lanes = [f32::NEG_INFINITY; 16];
-    let mut chunks = row.chunks_exact(16);
-    for c in &mut chunks {
-        for (l, &v) in lanes.iter_mut().zip(c) {
-            *l = if v > *l { v } else { *l };
-        }
-    }
-    let tail = chunks.remainder().iter().copied();
-    lanes
-        .into_iter()
-        .chain(tail)
-        .fold(f32::NEG_INFINITY, f32::max)
-}
-
-/// `log Σ exp(x)` of a row (shifted by the maximum), the sum accumulated in f64.
+/// `log Σ exp(x)` of a row (shifted by the maximum). Sixteen f32 lanes sum blocks of 256
+/// exponentials (so that it vectorises); the blocks' sums are accumulated in f64.
 #[inline(always)]
 fn log_sum_exp(row: &[f32]) -> f32 {
-    let max = row_max(row);
+    let max = max16(row);
     if !max.is_finite() {
         return max;
     }
-    let sum: f64 = row.iter().map(|&v| exp_nonpos(v - max) as f64).sum();
+    let mut sum = 0f64;
+    let mut blocks = row.chunks_exact(256);
+    for block in &mut blocks {
+        let mut lanes = [0f32; 16];
+        for c in block.chunks_exact(16) {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l += exp_nonpos(v - max);
+            }
+        }
+        sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
+    }
+    sum += blocks
+        .remainder()
+        .iter()
+        .map(|&v| exp_nonpos(v - max) as f64)
+        .sum::<f64>();
     max + (sum.ln() as f32)
 }
 
@@ -598,7 +598,7 @@ impl CustomOp2 for MaskedSoftmaxNode {
                 for ((o, &v), &mv) in o.iter_mut().zip(row).zip(mrow) {
                     *o = v * self.scale + mv;
                 }
-                let max = row_max(o);
+                let max = max16(o);
                 let mut sum = 0f32;
                 for o in o.iter_mut() {
                     // exp(z) rounds to 0 below −104; masked entries (≈ f32::MIN) skip libm's
