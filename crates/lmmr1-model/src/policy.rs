@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use candle_core::backprop::GradStore;
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 
 use crate::config::Config;
@@ -19,6 +19,7 @@ use crate::error::{input_err, Result};
 use crate::model::{random_weights, Inputs, Qwen25VL};
 use crate::ops::OpsMode;
 use crate::text::TextModel;
+use crate::train_ops;
 use crate::weights;
 
 /// How a [`Policy`] (or [`crate::value::ValueModel`]) is trained.
@@ -297,12 +298,12 @@ fn log_probs_from_hidden(
     let n = h.dim(1)? - start;
     let hs = h.narrow(1, start - 1, n)?;
     let logits = text.lm_head(&hs)?.to_dtype(work_dtype(h.dtype()))?;
-    let lsm = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-    let logp = lsm.gather(targets, 2)?.squeeze(2)?;
-    let entropy = if entropy {
-        Some((lsm.exp()? * &lsm)?.sum(D::Minus1)?.neg()?)
+    let targets = targets.squeeze(2)?;
+    let (logp, entropy) = if entropy {
+        let (lp, h) = train_ops::token_logprobs_entropy(&logits, &targets)?;
+        (lp, Some(h))
     } else {
-        None
+        (train_ops::token_logprobs(&logits, &targets)?, None)
     };
     Ok(LogProbs { logp, entropy })
 }

@@ -7,8 +7,9 @@
 //! backward computes only what is needed:
 //! * [`linear`]: `y = x·wᵀ + b`; the weight gradient `gᵀ·x` lands on the weight itself, in its
 //!   own layout (no transposed view), and only when the weight is trained;
-//! * [`token_logprobs`]: `log_softmax(logits)[target]` in one pass, backward
-//!   `g·(onehot − softmax)` in one pass, without materialising the log-softmax;
+//! * [`token_logprobs`] (and [`token_logprobs_entropy`], which adds each row's entropy):
+//!   `log_softmax(logits)[target]` in one pass, backward `g·(onehot − softmax)` in one pass,
+//!   without materialising the log-softmax;
 //! * [`rms_norm`], [`masked_softmax`] (scale + additive mask + softmax of attention scores) and
 //!   [`swiglu`]: row / element kernels with their analytic backward;
 //! * [`rope`]: the rotate-half rotation, whose backward is the rotation by `−sin`;
@@ -20,7 +21,7 @@
 //! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
 //! also the reference the tests compare with.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use candle_core::backend::BackendStorage;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, DType, Layout, Shape, Storage, Tensor, D};
@@ -209,37 +210,50 @@ pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result
 // ---------------------------------------------------------------------------------------------
 // token log-probabilities
 
-/// `log_softmax(row)[target]` per row, and its gradient.
+/// `log_softmax(row)[target]` per row (and, with `entropy`, the row's entropy beside it), and
+/// their gradient.
 struct TokenLogProbsNode {
-    /// Each row's `log Σ exp`, kept by the forward for the backward.
-    lse: Mutex<Option<Tensor>>,
+    entropy: bool,
+    /// Each row's `(log Σ exp, entropy)`, kept by the forward for the backward.
+    stats: Mutex<Option<Arc<Vec<[f32; 2]>>>>,
 }
 
-/// `log Σ exp(x)` of a row (shifted by the maximum). Sixteen f32 lanes sum blocks of 256
-/// exponentials (so that it vectorises); the blocks' sums are accumulated in f64.
+/// `(log Σ exp(x), H)` of a row, `H = −Σ p log p` with `p = softmax(x)` (`H` only when
+/// `entropy`). With `s = Σ e^{x−m}` and `u = Σ e^{x−m}(x−m)` (`m` the maximum),
+/// `log Σ exp = m + ln s` and `H = ln s − u/s`. Sixteen f32 lanes sum blocks of 256 terms (so
+/// that it vectorises); the blocks' sums are accumulated in f64.
 #[inline(always)]
-fn log_sum_exp(row: &[f32]) -> f32 {
+fn lse_entropy(row: &[f32], entropy: bool) -> [f32; 2] {
     let max = max16(row);
     if !max.is_finite() {
-        return max;
+        return [max, f32::NAN];
     }
-    let mut sum = 0f64;
+    let (mut s, mut u) = (0f64, 0f64);
     let mut blocks = row.chunks_exact(256);
     for block in &mut blocks {
-        let mut lanes = [0f32; 16];
+        let (mut ls, mut lu) = ([0f32; 16], [0f32; 16]);
         for c in block.chunks_exact(16) {
-            for (l, &v) in lanes.iter_mut().zip(c) {
-                *l += exp_nonpos(v - max);
+            for ((ls, lu), &v) in ls.iter_mut().zip(lu.iter_mut()).zip(c) {
+                let e = exp_nonpos(v - max);
+                *ls += e;
+                if entropy {
+                    *lu += e * (v - max);
+                }
             }
         }
-        sum += lanes.iter().map(|&l| l as f64).sum::<f64>();
+        s += ls.iter().map(|&l| l as f64).sum::<f64>();
+        u += lu.iter().map(|&l| l as f64).sum::<f64>();
     }
-    sum += blocks
-        .remainder()
-        .iter()
-        .map(|&v| exp_nonpos(v - max) as f64)
-        .sum::<f64>();
-    max + (sum.ln() as f32)
+    for &v in blocks.remainder() {
+        let e = exp_nonpos(v - max) as f64;
+        s += e;
+        u += e * (v - max) as f64;
+    }
+    let ln_s = s.ln();
+    [
+        max + ln_s as f32,
+        if entropy { (ln_s - u / s) as f32 } else { 0.0 },
+    ]
 }
 
 fn targets_of<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [u32]> {
@@ -268,13 +282,14 @@ impl CustomOp2 for TokenLogProbsNode {
         let x = &x[a..b];
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
-        let mut out = vec![0f32; t.len()];
-        let mut lse = vec![0f32; t.len()];
+        let width = if self.entropy { 2 } else { 1 };
+        let mut out = vec![0f32; t.len() * width];
+        let mut stats = vec![[0f32; 2]; t.len()];
         let arch = pulp::Arch::new();
-        out.par_iter_mut()
-            .zip(lse.par_iter_mut())
+        out.par_chunks_mut(width)
+            .zip(stats.par_iter_mut())
             .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
-            .try_for_each(|((o, lse), (row, &tg))| {
+            .try_for_each(|((o, st), (row, &tg))| {
                 let tg = tg as usize;
                 if tg >= row.len() {
                     return Err(candle_core::Error::Msg(format!(
@@ -282,17 +297,23 @@ impl CustomOp2 for TokenLogProbsNode {
                         row.len()
                     )));
                 }
-                *lse = arch.dispatch(|| log_sum_exp(row));
-                *o = row[tg] - *lse;
+                *st = arch.dispatch(|| lse_entropy(row, self.entropy));
+                o[0] = row[tg] - st[0];
+                if let Some(h) = o.get_mut(1) {
+                    *h = st[1];
+                }
                 Ok(())
             })?;
-        let n = lse.len();
         *self
-            .lse
+            .stats
             .lock()
             .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))? =
-            Some(Tensor::from_vec(lse, n, &candle_core::Device::Cpu)?);
-        Ok((CpuStorage::F32(out), Shape::from(l2.dims())))
+            Some(Arc::new(stats));
+        let mut dims = l2.dims().to_vec();
+        if self.entropy {
+            dims.push(2);
+        }
+        Ok((CpuStorage::F32(out), Shape::from(dims)))
     }
 
     fn bwd(
@@ -305,8 +326,8 @@ impl CustomOp2 for TokenLogProbsNode {
         if !logits.track_op() {
             return Ok((None, None));
         }
-        let lse = self
-            .lse
+        let stats = self
+            .stats
             .lock()
             .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))?
             .clone()
@@ -314,15 +335,21 @@ impl CustomOp2 for TokenLogProbsNode {
         let gl = logits.detach().apply_op3_no_bwd(
             targets,
             &g.detach().contiguous()?,
-            &TokenLogProbsGrad { lse },
+            &TokenLogProbsGrad {
+                stats,
+                entropy: self.entropy,
+            },
         )?;
         Ok((Some(gl), None))
     }
 }
 
-/// `g·(onehot(target) − softmax(row))` per row, with the forward's `log Σ exp`.
+/// The logits' gradient from the forward's `(log Σ exp, H)`: per row,
+/// `g_lp·(onehot(target) − p) − g_H·p·(log p + H)` with `p = softmax(row)`
+/// (`∂H/∂x = −p·(log p + H)`).
 struct TokenLogProbsGrad {
-    lse: Tensor,
+    stats: Arc<Vec<[f32; 2]>>,
+    entropy: bool,
 }
 
 impl CustomOp3 for TokenLogProbsGrad {
@@ -349,31 +376,38 @@ impl CustomOp3 for TokenLogProbsGrad {
         let (x, g) = (&x[a..b], &g[ga..gb]);
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
+        let width = if self.entropy { 2 } else { 1 };
+        if g.len() != t.len() * width || self.stats.len() != t.len() {
+            candle_core::bail!("token_logprobs: gradient and forward do not match");
+        }
         let mut out = vec![0f32; x.len()];
         let arch = pulp::Arch::new();
-        with_f32(&self.lse, "token_logprobs lse", |lse| {
-            out.par_chunks_mut(v.max(1))
-                .zip(x.par_chunks(v.max(1)).zip(lse.par_iter()))
-                .zip(t.par_iter().zip(g.par_iter()))
-                .for_each(|((o, (row, &lse)), (&tg, &gr))| {
-                    arch.dispatch(|| {
+        out.par_chunks_mut(v.max(1))
+            .zip(x.par_chunks(v.max(1)).zip(self.stats.par_iter()))
+            .zip(t.par_iter().zip(g.par_chunks(width)))
+            .for_each(|((o, (row, &[lse, h])), (&tg, gr))| {
+                let (g_lp, g_h) = (gr[0], gr.get(1).copied().unwrap_or(0.0));
+                arch.dispatch(|| {
+                    if g_h == 0.0 {
                         for (o, &xv) in o.iter_mut().zip(row) {
-                            *o = -gr * exp_nonpos(xv - lse);
+                            *o = -g_lp * exp_nonpos(xv - lse);
                         }
-                    });
-                    if let Some(o) = o.get_mut(tg as usize) {
-                        *o += gr;
+                    } else {
+                        for (o, &xv) in o.iter_mut().zip(row) {
+                            let lp = xv - lse;
+                            *o = -exp_nonpos(lp) * (g_lp + g_h * (lp + h));
+                        }
                     }
                 });
-        })?;
+                if let Some(o) = o.get_mut(tg as usize) {
+                    *o += g_lp;
+                }
+            });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 }
 
-/// `log_softmax(logits, −1)` gathered at `targets`: logits `(…, V)`, targets `(…)` u32 →
-/// `(…)` f32, as one autograd node (CPU, f32) whose backward is `g·(onehot − softmax)`.
-/// Other devices and dtypes: `log_softmax` + `gather`, in f32 (f64 for f64).
-pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+fn check_token_args(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
     let lead = &logits.dims()[..logits.rank().saturating_sub(1)];
     if logits.rank() == 0 || targets.dims() != lead {
         candle_core::bail!(
@@ -382,18 +416,51 @@ pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<
             targets.dims()
         );
     }
-    let targets = targets.to_dtype(DType::U32)?.contiguous()?;
+    targets.to_dtype(DType::U32)?.contiguous()
+}
+
+fn token_node(entropy: bool) -> TokenLogProbsNode {
+    TokenLogProbsNode {
+        entropy,
+        stats: Mutex::new(None),
+    }
+}
+
+/// `log_softmax(logits, −1)` gathered at `targets`: logits `(…, V)`, targets `(…)` u32 →
+/// `(…)` f32, as one autograd node (CPU, f32) whose backward is `g·(onehot − softmax)`.
+/// Other devices and dtypes: `log_softmax` + `gather`, in f32 (f64 for f64).
+pub fn token_logprobs(logits: &Tensor, targets: &Tensor) -> candle_core::Result<Tensor> {
+    let targets = check_token_args(logits, targets)?;
     if logits.device().is_cpu() && logits.dtype() == DType::F32 {
-        return logits.contiguous()?.apply_op2(
-            &targets,
-            TokenLogProbsNode {
-                lse: Mutex::new(None),
-            },
-        );
+        return logits.contiguous()?.apply_op2(&targets, token_node(false));
     }
     let lp = candle_nn::ops::log_softmax(&logits.to_dtype(work_dtype(logits.dtype()))?, D::Minus1)?;
     lp.gather(&targets.unsqueeze(D::Minus1)?, D::Minus1)?
         .squeeze(D::Minus1)
+}
+
+/// [`token_logprobs`] and the entropy `−Σ p log p` of each row, `(…)` each, from one pass over
+/// the logits (CPU, f32: one autograd node whose output `(…, 2)` holds both). Other devices and
+/// dtypes: `log_softmax`, `gather` and `−Σ exp(lsm)·lsm`, in f32 (f64 for f64).
+pub fn token_logprobs_entropy(
+    logits: &Tensor,
+    targets: &Tensor,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let targets = check_token_args(logits, targets)?;
+    if logits.device().is_cpu() && logits.dtype() == DType::F32 {
+        let both = logits.contiguous()?.apply_op2(&targets, token_node(true))?;
+        return Ok((
+            both.narrow(D::Minus1, 0, 1)?.squeeze(D::Minus1)?,
+            both.narrow(D::Minus1, 1, 1)?.squeeze(D::Minus1)?,
+        ));
+    }
+    let lsm =
+        candle_nn::ops::log_softmax(&logits.to_dtype(work_dtype(logits.dtype()))?, D::Minus1)?;
+    let lp = lsm
+        .gather(&targets.unsqueeze(D::Minus1)?, D::Minus1)?
+        .squeeze(D::Minus1)?;
+    let h = (lsm.exp()? * &lsm)?.sum(D::Minus1)?.neg()?;
+    Ok((lp, h))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -113,3 +113,50 @@ fn custom_op_gradients_equal_f64_composed_gradients() {
         );
     }
 }
+
+/// `token_logprobs_entropy` (one f32 node) against `log_softmax` / `gather` / `−Σ p log p`
+/// composed in f64: values, and the logits' gradient of a loss that weighs both outputs
+/// (rows with a zero entropy weight take the kernel's other branch).
+#[test]
+fn token_logprobs_entropy_matches_f64_composition() {
+    let (rows, vocab) = (7, 300); // 300 = one full 256-block and a 44-element tail
+    let mut rng = Rng::new(11);
+    let x: Vec<f32> = (0..rows * vocab)
+        .map(|_| 6.0 * (rng.uniform() as f32 - 0.5))
+        .collect();
+    let tg: Vec<u32> = (0..rows).map(|r| (r * 41 % vocab) as u32).collect();
+    let a: Vec<f32> = (0..rows).map(|r| r as f32 - 2.5).collect();
+    let b: Vec<f32> = (0..rows).map(|r| [0.0, 1.5, -0.7][r % 3]).collect();
+    let dev = Device::Cpu;
+    let tg = Tensor::from_vec(tg, rows, &dev).unwrap();
+    let run = |dtype: DType| {
+        let v = candle_core::Var::from_tensor(
+            &Tensor::from_vec(x.clone(), (rows, vocab), &dev)
+                .unwrap()
+                .to_dtype(dtype)
+                .unwrap(),
+        )
+        .unwrap();
+        let (lp, h) = lmmr1_model::train_ops::token_logprobs_entropy(v.as_tensor(), &tg).unwrap();
+        let w = |c: &[f32]| {
+            Tensor::from_vec(c.to_vec(), rows, &dev)
+                .unwrap()
+                .to_dtype(lp.dtype())
+                .unwrap()
+        };
+        let loss = ((&lp * w(&a)).unwrap() + (&h * w(&b)).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let g = loss.backward().unwrap().get(v.as_tensor()).unwrap().clone();
+        let f = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        (f(&lp), f(&h), f(&g))
+    };
+    let (lp32, h32, g32) = run(DType::F32);
+    let (lp64, h64, g64) = run(DType::F64);
+    assert!(max_abs_diff(&lp32, &lp64) <= 1e-5);
+    assert!(max_abs_diff(&h32, &h64) <= 1e-5);
+    let scale = max_abs_diff(&g64, &g64.zeros_like().unwrap());
+    assert!(scale > 0.0);
+    assert!(max_abs_diff(&g32, &g64) / scale <= 1e-5);
+}
