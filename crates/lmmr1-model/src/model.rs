@@ -393,27 +393,26 @@ impl Qwen25VL {
     }
 
     /// Per-token log-probabilities `(B, T−1)`: entry `t` is `log p(input_ids[t+1] | input_ids[..=t])`
-    /// (teacher forcing): the LM head on the first `T−1` positions, then
-    /// [`crate::train_ops::token_logprobs`] (log-softmax gathered at the targets, one autograd
-    /// node), so with [`OpsMode::Differentiable`] and variables it carries gradients. Entries
-    /// whose target is padding are meaningless; mask them.
+    /// (teacher forcing): the LM head and log-softmax gathered at the targets on the first `T−1`
+    /// positions, one autograd node ([`crate::train_ops::head_token_logprobs`]), so with
+    /// [`OpsMode::Differentiable`] and variables it carries gradients. Entries whose target is
+    /// padding are meaningless; mask them.
     pub fn token_logprobs(&self, inp: &Inputs) -> Result<Tensor> {
         if inp.seq_len < 2 {
             return input_err("token_logprobs needs at least 2 positions");
         }
         let (h, _) = self.forward_hidden(inp, None)?;
         let t = inp.seq_len - 1;
-        let logits = self
-            .text
-            .lm_head(&h.narrow(1, 0, t)?)?
-            .to_dtype(DType::F32)?;
         let targets: Vec<u32> = inp
             .input_ids
             .chunks(inp.seq_len)
             .flat_map(|r| r[1..].to_vec())
             .collect();
         let targets = Tensor::from_vec(targets, (inp.batch, t), &self.device)?;
-        Ok(crate::train_ops::token_logprobs(&logits, &targets)?)
+        let (lp, _) = self
+            .text
+            .lm_head_logprobs(&h.narrow(1, 0, t)?, &targets, false)?;
+        Ok(lp)
     }
 
     /// Prefill for generation: fills `cache` and returns the last position's logits `(B, V)`

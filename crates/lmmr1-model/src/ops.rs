@@ -202,16 +202,21 @@ impl Linear {
         }
     }
 
+    /// The weight `(out, in)` as a training product reads it: the variable itself (so that its
+    /// gradient lands on it), else the kept weight or a view of the transposed copy.
+    pub fn product_weight(&self) -> candle_core::Result<Tensor> {
+        match self.var.as_ref().or(self.w.as_ref()) {
+            Some(w) => Ok(w.clone()),
+            None => self.wt.t(),
+        }
+    }
+
     /// `x`: `(…, in)` → `(…, out)`. When gradients are recorded (a variable weight or bias, or
     /// a tracked input) this is one autograd node ([`crate::train_ops::linear`]) whose weight
     /// gradient goes straight to the variable.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if self.var.is_some() || x.track_op() || self.b.as_ref().is_some_and(|b| b.is_variable()) {
-            let w = match &self.var {
-                Some(w) => w.clone(),
-                None => self.wt.t()?,
-            };
-            return crate::train_ops::linear(x, &w, self.b.as_ref());
+            return crate::train_ops::linear(x, &self.product_weight()?, self.b.as_ref());
         }
         let dims = x.dims().to_vec();
         let k = *dims.last().unwrap_or(&0);

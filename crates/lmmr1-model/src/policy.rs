@@ -19,7 +19,6 @@ use crate::error::{input_err, Result};
 use crate::model::{random_weights, Inputs, Qwen25VL};
 use crate::ops::OpsMode;
 use crate::text::TextModel;
-use crate::train_ops;
 use crate::weights;
 
 /// How a [`Policy`] (or [`crate::value::ValueModel`]) is trained.
@@ -297,14 +296,7 @@ fn log_probs_from_hidden(
 ) -> Result<LogProbs> {
     let n = h.dim(1)? - start;
     let hs = h.narrow(1, start - 1, n)?;
-    let logits = text.lm_head(&hs)?.to_dtype(work_dtype(h.dtype()))?;
-    let targets = targets.squeeze(2)?;
-    let (logp, entropy) = if entropy {
-        let (lp, h) = train_ops::token_logprobs_entropy(&logits, &targets)?;
-        (lp, Some(h))
-    } else {
-        (train_ops::token_logprobs(&logits, &targets)?, None)
-    };
+    let (logp, entropy) = text.lm_head_logprobs(&hs, &targets.squeeze(2)?, entropy)?;
     Ok(LogProbs { logp, entropy })
 }
 

@@ -365,6 +365,18 @@ impl TextModel {
     pub fn lm_head(&self, h: &Tensor) -> candle_core::Result<Tensor> {
         self.lm_head.forward(h)
     }
+
+    /// `log_softmax(lm_head(h))[target]` for normed hidden states `(…, H)` and targets `(…)`,
+    /// and with `entropy` each position's entropy: [`crate::train_ops::head_token_logprobs`]
+    /// (the head has no bias), so the `(…, V)` logits are never a tensor of the graph.
+    pub fn lm_head_logprobs(
+        &self,
+        h: &Tensor,
+        targets: &Tensor,
+        entropy: bool,
+    ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+        crate::train_ops::head_token_logprobs(h, &self.lm_head.product_weight()?, targets, entropy)
+    }
 }
 
 /// The additive attention mask `(B, 1, T, P+T)`: query `i` (at cache position `P+i`) sees key `j`

@@ -263,6 +263,99 @@ fn targets_of<'a>(s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [u32
     }
 }
 
+/// Per row of `x` `(rows, v)`: `log_softmax(row)[target]` (and the entropy beside it when
+/// `entropy`: `width` 2) into `out`, and the row's `(log Σ exp, H)`.
+fn row_logprobs(
+    x: &[f32],
+    v: usize,
+    t: &[u32],
+    entropy: bool,
+) -> candle_core::Result<(Vec<f32>, Vec<[f32; 2]>)> {
+    use rayon::prelude::*;
+    let width = if entropy { 2 } else { 1 };
+    if x.len() != t.len() * v {
+        candle_core::bail!("token_logprobs: {} logits for {} targets", x.len(), t.len());
+    }
+    let mut out = vec![0f32; t.len() * width];
+    let mut stats = vec![[0f32; 2]; t.len()];
+    let arch = pulp::Arch::new();
+    out.par_chunks_mut(width)
+        .zip(stats.par_iter_mut())
+        .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
+        .try_for_each(|((o, st), (row, &tg))| {
+            let tg = tg as usize;
+            if tg >= row.len() {
+                return Err(candle_core::Error::Msg(format!(
+                    "token_logprobs: target {tg} >= vocabulary {}",
+                    row.len()
+                )));
+            }
+            *st = arch.dispatch(|| lse_entropy(row, entropy));
+            o[0] = row[tg] - st[0];
+            if let Some(h) = o.get_mut(1) {
+                *h = st[1];
+            }
+            Ok(())
+        })?;
+    Ok((out, stats))
+}
+
+/// The gradient of the logits `x` `(rows, v)` from the forward's per-row `(log Σ exp, H)` and
+/// the outputs' gradient `g` `(rows, width)`: per row
+/// `g_lp·(onehot(target) − p) − g_H·p·(log p + H)` with `p = softmax(row)`
+/// (`∂H/∂x = −p·(log p + H)`).
+fn logits_grad(
+    x: &[f32],
+    v: usize,
+    t: &[u32],
+    stats: &[[f32; 2]],
+    g: &[f32],
+    entropy: bool,
+) -> candle_core::Result<Vec<f32>> {
+    use rayon::prelude::*;
+    let width = if entropy { 2 } else { 1 };
+    if g.len() != t.len() * width || stats.len() != t.len() || x.len() != t.len() * v {
+        candle_core::bail!("token_logprobs: gradient and forward do not match");
+    }
+    let mut out = vec![0f32; x.len()];
+    let arch = pulp::Arch::new();
+    out.par_chunks_mut(v.max(1))
+        .zip(x.par_chunks(v.max(1)).zip(stats.par_iter()))
+        .zip(t.par_iter().zip(g.par_chunks(width)))
+        .for_each(|((o, (row, &[lse, h])), (&tg, gr))| {
+            let (g_lp, g_h) = (gr[0], gr.get(1).copied().unwrap_or(0.0));
+            arch.dispatch(|| {
+                if g_h == 0.0 {
+                    for (o, &xv) in o.iter_mut().zip(row) {
+                        *o = -g_lp * exp_nonpos(xv - lse);
+                    }
+                } else {
+                    for (o, &xv) in o.iter_mut().zip(row) {
+                        let lp = xv - lse;
+                        *o = -exp_nonpos(lp) * (g_lp + g_h * (lp + h));
+                    }
+                }
+            });
+            if let Some(o) = o.get_mut(tg as usize) {
+                *o += g_lp;
+            }
+        });
+    Ok(out)
+}
+
+/// The output shape of the token nodes: the targets' shape, plus a trailing 2 with entropy.
+fn token_out_shape(targets: &Layout, entropy: bool) -> Shape {
+    let mut dims = targets.dims().to_vec();
+    if entropy {
+        dims.push(2);
+    }
+    Shape::from(dims)
+}
+
+fn poisoned(what: &str) -> candle_core::Error {
+    candle_core::Error::Msg(format!("{what}: poisoned"))
+}
+
 impl CustomOp2 for TokenLogProbsNode {
     fn name(&self) -> &'static str {
         "token-logprobs"
@@ -275,45 +368,13 @@ impl CustomOp2 for TokenLogProbsNode {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        use rayon::prelude::*;
         let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
             return Err(cpu_err("token_logprobs logits"));
         };
-        let x = &x[a..b];
         let v = *l1.dims().last().unwrap_or(&1);
-        let t = targets_of(s2, l2)?;
-        let width = if self.entropy { 2 } else { 1 };
-        let mut out = vec![0f32; t.len() * width];
-        let mut stats = vec![[0f32; 2]; t.len()];
-        let arch = pulp::Arch::new();
-        out.par_chunks_mut(width)
-            .zip(stats.par_iter_mut())
-            .zip(x.par_chunks(v.max(1)).zip(t.par_iter()))
-            .try_for_each(|((o, st), (row, &tg))| {
-                let tg = tg as usize;
-                if tg >= row.len() {
-                    return Err(candle_core::Error::Msg(format!(
-                        "token_logprobs: target {tg} >= vocabulary {}",
-                        row.len()
-                    )));
-                }
-                *st = arch.dispatch(|| lse_entropy(row, self.entropy));
-                o[0] = row[tg] - st[0];
-                if let Some(h) = o.get_mut(1) {
-                    *h = st[1];
-                }
-                Ok(())
-            })?;
-        *self
-            .stats
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))? =
-            Some(Arc::new(stats));
-        let mut dims = l2.dims().to_vec();
-        if self.entropy {
-            dims.push(2);
-        }
-        Ok((CpuStorage::F32(out), Shape::from(dims)))
+        let (out, stats) = row_logprobs(&x[a..b], v, targets_of(s2, l2)?, self.entropy)?;
+        *self.stats.lock().map_err(|_| poisoned("token_logprobs"))? = Some(Arc::new(stats));
+        Ok((CpuStorage::F32(out), token_out_shape(l2, self.entropy)))
     }
 
     fn bwd(
@@ -329,7 +390,7 @@ impl CustomOp2 for TokenLogProbsNode {
         let stats = self
             .stats
             .lock()
-            .map_err(|_| candle_core::Error::Msg("token_logprobs: poisoned".into()))?
+            .map_err(|_| poisoned("token_logprobs"))?
             .clone()
             .ok_or_else(|| candle_core::Error::Msg("token_logprobs: no forward".into()))?;
         let gl = logits.detach().apply_op3_no_bwd(
@@ -344,9 +405,7 @@ impl CustomOp2 for TokenLogProbsNode {
     }
 }
 
-/// The logits' gradient from the forward's `(log Σ exp, H)`: per row,
-/// `g_lp·(onehot(target) − p) − g_H·p·(log p + H)` with `p = softmax(row)`
-/// (`∂H/∂x = −p·(log p + H)`).
+/// The logits' gradient ([`logits_grad`]) as an op on `(logits, targets, g)`.
 struct TokenLogProbsGrad {
     stats: Arc<Vec<[f32; 2]>>,
     entropy: bool,
@@ -366,44 +425,86 @@ impl CustomOp3 for TokenLogProbsGrad {
         s3: &CpuStorage,
         l3: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        use rayon::prelude::*;
-        let (CpuStorage::F32(x), Some((a, b))) = (s1, l1.contiguous_offsets()) else {
-            return Err(cpu_err("token_logprobs logits"));
-        };
-        let (CpuStorage::F32(g), Some((ga, gb))) = (s3, l3.contiguous_offsets()) else {
-            return Err(cpu_err("token_logprobs gradient"));
-        };
-        let (x, g) = (&x[a..b], &g[ga..gb]);
+        let x = f32_slice(s1, l1, "token_logprobs logits")?;
+        let g = f32_slice(s3, l3, "token_logprobs gradient")?;
         let v = *l1.dims().last().unwrap_or(&1);
         let t = targets_of(s2, l2)?;
-        let width = if self.entropy { 2 } else { 1 };
-        if g.len() != t.len() * width || self.stats.len() != t.len() {
-            candle_core::bail!("token_logprobs: gradient and forward do not match");
-        }
-        let mut out = vec![0f32; x.len()];
-        let arch = pulp::Arch::new();
-        out.par_chunks_mut(v.max(1))
-            .zip(x.par_chunks(v.max(1)).zip(self.stats.par_iter()))
-            .zip(t.par_iter().zip(g.par_chunks(width)))
-            .for_each(|((o, (row, &[lse, h])), (&tg, gr))| {
-                let (g_lp, g_h) = (gr[0], gr.get(1).copied().unwrap_or(0.0));
-                arch.dispatch(|| {
-                    if g_h == 0.0 {
-                        for (o, &xv) in o.iter_mut().zip(row) {
-                            *o = -g_lp * exp_nonpos(xv - lse);
-                        }
-                    } else {
-                        for (o, &xv) in o.iter_mut().zip(row) {
-                            let lp = xv - lse;
-                            *o = -exp_nonpos(lp) * (g_lp + g_h * (lp + h));
-                        }
-                    }
-                });
-                if let Some(o) = o.get_mut(tg as usize) {
-                    *o += g_lp;
-                }
-            });
+        let out = logits_grad(x, v, t, &self.stats, g, self.entropy)?;
         Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
+/// The LM head and [`TokenLogProbsNode`] as one node on `(h, w, targets)`: `logits = h·wᵀ` stay
+/// inside it (kept for the backward), so the big logits gradient never goes through candle's
+/// gradient accumulation; the backward turns it straight into `g·w` and `gᵀ·h`.
+struct HeadLogProbsNode {
+    entropy: bool,
+    /// The logits `(rows, V)` and each row's `(log Σ exp, H)`.
+    saved: Mutex<Option<(Arc<Vec<f32>>, Arc<Vec<[f32; 2]>>)>>,
+}
+
+impl CustomOp3 for HeadLogProbsNode {
+    fn name(&self) -> &'static str {
+        "head-token-logprobs"
+    }
+
+    fn cpu_fwd(
+        &self,
+        sh: &CpuStorage,
+        lh: &Layout,
+        sw: &CpuStorage,
+        lw: &Layout,
+        st: &CpuStorage,
+        lt: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (logits, _) = LinearNode::forward((sh, lh), (sw, lw), None)?;
+        let CpuStorage::F32(logits) = logits else {
+            return Err(cpu_err("head_token_logprobs logits"));
+        };
+        let v = lw.dims()[0];
+        let (out, stats) = row_logprobs(&logits, v, targets_of(st, lt)?, self.entropy)?;
+        *self
+            .saved
+            .lock()
+            .map_err(|_| poisoned("head_token_logprobs"))? =
+            Some((Arc::new(logits), Arc::new(stats)));
+        Ok((CpuStorage::F32(out), token_out_shape(lt, self.entropy)))
+    }
+
+    fn bwd(
+        &self,
+        h: &Tensor,
+        w: &Tensor,
+        targets: &Tensor,
+        _res: &Tensor,
+        g: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        if !h.track_op() && !w.track_op() {
+            return Ok((None, None, None));
+        }
+        let (logits, stats) = self
+            .saved
+            .lock()
+            .map_err(|_| poisoned("head_token_logprobs"))?
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg("head_token_logprobs: no forward".into()))?;
+        let (v, hid) = w.dims2()?;
+        let rows = logits.len() / v.max(1);
+        let t = targets.flatten_all()?.to_vec1::<u32>()?;
+        let g = g.detach().flatten_all()?.to_vec1::<f32>()?;
+        let gl = logits_grad(&logits, v, &t, &stats, &g, self.entropy)?;
+        let gl = Tensor::from_vec(gl, (rows, v), h.device())?;
+        let gh = if h.track_op() {
+            Some(gl.matmul(&w.detach())?.reshape(h.shape())?)
+        } else {
+            None
+        };
+        let gw = if w.track_op() {
+            Some(gl.t()?.matmul(&h.detach().reshape((rows, hid))?)?)
+        } else {
+            None
+        };
+        Ok((gh, gw, None))
     }
 }
 
@@ -461,6 +562,50 @@ pub fn token_logprobs_entropy(
         .squeeze(D::Minus1)?;
     let h = (lsm.exp()? * &lsm)?.sum(D::Minus1)?.neg()?;
     Ok((lp, h))
+}
+
+/// The LM head and the token log-probabilities in one: `log_softmax(h·wᵀ)[target]` for `h`
+/// `(…, H)`, `w` `(V, H)` (no bias), targets `(…)`, and with `entropy` each row's entropy too.
+/// On CPU in f32 this is one autograd node ([`HeadLogProbsNode`]): the `(…, V)` logits and
+/// their gradient stay inside it. Other devices and dtypes: [`linear`] then
+/// [`token_logprobs`] / [`token_logprobs_entropy`] on the logits in f32 (f64 for f64).
+pub fn head_token_logprobs(
+    h: &Tensor,
+    w: &Tensor,
+    targets: &Tensor,
+    entropy: bool,
+) -> candle_core::Result<(Tensor, Option<Tensor>)> {
+    let (_, hid) = w.dims2()?;
+    if h.dim(D::Minus1)? != hid || targets.dims() != &h.dims()[..h.rank() - 1] {
+        candle_core::bail!(
+            "head_token_logprobs: hidden {:?}, weight {:?} and targets {:?} do not match",
+            h.dims(),
+            w.dims(),
+            targets.dims()
+        );
+    }
+    if !cpu_f32(&[h, w]) {
+        let logits = linear(h, w, None)?.to_dtype(work_dtype(h.dtype()))?;
+        return if entropy {
+            let (lp, e) = token_logprobs_entropy(&logits, targets)?;
+            Ok((lp, Some(e)))
+        } else {
+            Ok((token_logprobs(&logits, targets)?, None))
+        };
+    }
+    let targets = targets.to_dtype(DType::U32)?.contiguous()?;
+    let node = HeadLogProbsNode {
+        entropy,
+        saved: Mutex::new(None),
+    };
+    let out = h.contiguous()?.apply_op3(w, &targets, node)?;
+    if !entropy {
+        return Ok((out, None));
+    }
+    Ok((
+        out.narrow(D::Minus1, 0, 1)?.squeeze(D::Minus1)?,
+        Some(out.narrow(D::Minus1, 1, 1)?.squeeze(D::Minus1)?),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

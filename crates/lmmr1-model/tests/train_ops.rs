@@ -160,3 +160,58 @@ fn token_logprobs_entropy_matches_f64_composition() {
     assert!(scale > 0.0);
     assert!(max_abs_diff(&g32, &g64) / scale <= 1e-5);
 }
+
+/// `head_token_logprobs` with entropy (the LM head inside the node) against `h·wᵀ`, then
+/// log-softmax, gather and entropy composed in f64: values and the gradients of `h` and `w`.
+#[test]
+fn head_token_logprobs_matches_f64_composition() {
+    let (rows, hid, vocab) = (6, 8, 270);
+    let mut rng = Rng::new(5);
+    let mut draw = |n: usize| -> Vec<f32> { (0..n).map(|_| rng.uniform() as f32 - 0.5).collect() };
+    let (h0, w0) = (draw(rows * hid), draw(vocab * hid));
+    let a = draw(rows);
+    let b = draw(rows);
+    let dev = Device::Cpu;
+    let tg: Vec<u32> = (0..rows).map(|r| (r * 97 % vocab) as u32).collect();
+    let tg = Tensor::from_vec(tg, (2, rows / 2), &dev).unwrap();
+    let run = |dtype: DType| {
+        let var = |v: &[f32], shape: &[usize]| {
+            candle_core::Var::from_tensor(
+                &Tensor::from_vec(v.to_vec(), shape, &dev)
+                    .unwrap()
+                    .to_dtype(dtype)
+                    .unwrap(),
+            )
+            .unwrap()
+        };
+        let (h, w) = (var(&h0, &[2, rows / 2, hid]), var(&w0, &[vocab, hid]));
+        let (lp, e) =
+            lmmr1_model::train_ops::head_token_logprobs(h.as_tensor(), w.as_tensor(), &tg, true)
+                .unwrap();
+        let e = e.unwrap();
+        let c = |c: &[f32]| {
+            Tensor::from_vec(c.to_vec(), (2, rows / 2), &dev)
+                .unwrap()
+                .to_dtype(lp.dtype())
+                .unwrap()
+        };
+        let loss = ((&lp * c(&a)).unwrap() + (&e * c(&b)).unwrap())
+            .unwrap()
+            .sum_all()
+            .unwrap();
+        let g = loss.backward().unwrap();
+        let f = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
+        let gh = f(g.get(h.as_tensor()).unwrap());
+        let gw = f(g.get(w.as_tensor()).unwrap());
+        (f(&lp), f(&e), gh, gw)
+    };
+    let (lp32, e32, gh32, gw32) = run(DType::F32);
+    let (lp64, e64, gh64, gw64) = run(DType::F64);
+    assert!(max_abs_diff(&lp32, &lp64) <= 1e-5);
+    assert!(max_abs_diff(&e32, &e64) <= 1e-5);
+    for (g32, g64) in [(gh32, gh64), (gw32, gw64)] {
+        let scale = max_abs_diff(&g64, &g64.zeros_like().unwrap());
+        assert!(scale > 0.0);
+        assert!(max_abs_diff(&g32, &g64) / scale <= 1e-5);
+    }
+}
