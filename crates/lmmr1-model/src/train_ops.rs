@@ -439,9 +439,12 @@ impl CustomOp3 for TokenLogProbsGrad {
 /// gradient accumulation; the backward turns it straight into `g·w` and `gᵀ·h`.
 struct HeadLogProbsNode {
     entropy: bool,
-    /// The logits `(rows, V)` and each row's `(log Σ exp, H)`.
-    saved: Mutex<Option<(Arc<Vec<f32>>, Arc<Vec<[f32; 2]>>)>>,
+    saved: Mutex<Option<HeadSaved>>,
 }
+
+/// What [`HeadLogProbsNode`]'s forward keeps: the logits `(rows, V)` and each row's
+/// `(log Σ exp, H)`.
+type HeadSaved = (Arc<Vec<f32>>, Arc<Vec<[f32; 2]>>);
 
 impl CustomOp3 for HeadLogProbsNode {
     fn name(&self) -> &'static str {
