@@ -94,6 +94,28 @@ pub fn attention(
     masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?.matmul(v)
 }
 
+/// [`attention`] over a layer's KV cache (inference): on CPU in f32 the kernel reads the cache
+/// buffers in place ([`crate::train_ops::attention_cached`]); elsewhere, or when a
+/// differentiable forward tracks `q`, [`attention`] on views.
+pub fn attention_cached(
+    q: &Tensor,
+    kv: &crate::text::CachedKv,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+    mode: OpsMode,
+) -> candle_core::Result<Tensor> {
+    let record = mode == OpsMode::Differentiable && q.track_op();
+    if !record {
+        if let Some(y) =
+            crate::train_ops::attention_cached(q, &kv.kt, &kv.v, kv.len, mask, scale, groups)?
+        {
+            return Ok(y);
+        }
+    }
+    attention(q, &kv.keys()?, &kv.values()?, mask, scale, groups, mode)
+}
+
 /// `rotate_half`: `[x1, x2] → [−x2, x1]` over the last dimension.
 pub fn rotate_half(x: &Tensor) -> candle_core::Result<Tensor> {
     let d = x.dim(D::Minus1)?;

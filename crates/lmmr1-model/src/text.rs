@@ -14,14 +14,38 @@ fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result
     Linear::new(w, b)
 }
 
-/// Keys and values of one layer, `(B, n_kv, capacity, head_dim)` buffers written in place
-/// (`slice_set`; inference only) and read as views of the first `len` positions. The capacity
-/// doubles when full, so a long generation does not copy the whole cache every step.
+/// Keys and values of one layer, written in place (`slice_set`; inference only) and read where
+/// they are: the keys transposed, a `(B, n_kv, head_dim, capacity)` buffer, so that attention
+/// reads them as they are stored (no transposed or contiguous copy per step); the values a
+/// `(B, n_kv, capacity, head_dim)` buffer. The capacity doubles when full, so a long generation
+/// does not copy the whole cache every step.
 #[derive(Debug, Clone, Default)]
 pub struct LayerCache {
     kv: Option<(Tensor, Tensor)>,
     len: usize,
     reserve: usize,
+}
+
+/// A layer's cache after [`LayerCache::append`]: the buffers and the number of valid positions.
+#[derive(Debug, Clone)]
+pub struct CachedKv {
+    /// The keys transposed, `(B, n_kv, head_dim, capacity)`.
+    pub kt: Tensor,
+    /// The values, `(B, n_kv, capacity, head_dim)`.
+    pub v: Tensor,
+    /// Valid positions (the first `len` of `capacity`).
+    pub len: usize,
+}
+
+impl CachedKv {
+    /// The keys `(B, n_kv, len, head_dim)` (a view).
+    pub fn keys(&self) -> candle_core::Result<Tensor> {
+        self.kt.narrow(3, 0, self.len)?.transpose(2, 3)
+    }
+    /// The values `(B, n_kv, len, head_dim)` (a view).
+    pub fn values(&self) -> candle_core::Result<Tensor> {
+        self.v.narrow(2, 0, self.len)
+    }
 }
 
 impl LayerCache {
@@ -34,30 +58,34 @@ impl LayerCache {
         self.len == 0
     }
 
-    /// Appends `k`, `v` `(B, n_kv, T, hd)` and returns views of all cached keys and values.
-    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<(Tensor, Tensor)> {
+    /// Appends `k`, `v` `(B, n_kv, T, hd)` and returns the cache with them.
+    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<CachedKv> {
         let (b, h, t, d) = k.dims4()?;
         let cap = self
             .kv
             .as_ref()
-            .map(|(k, _)| k.dim(2))
+            .map(|(_, v)| v.dim(2))
             .transpose()?
             .unwrap_or(0);
         if self.len + t > cap {
             let new_cap = (self.len + t).max(2 * cap).max(self.reserve).max(16);
-            let nk = Tensor::zeros((b, h, new_cap, d), k.dtype(), k.device())?;
+            let nkt = Tensor::zeros((b, h, d, new_cap), k.dtype(), k.device())?;
             let nv = Tensor::zeros((b, h, new_cap, d), v.dtype(), v.device())?;
-            if let Some((ok, ov)) = &self.kv {
-                nk.slice_set(&ok.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
+            if let Some((okt, ov)) = &self.kv {
+                nkt.slice_set(&okt.narrow(3, 0, self.len)?.contiguous()?, 3, 0)?;
                 nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
             }
-            self.kv = Some((nk, nv));
+            self.kv = Some((nkt, nv));
         }
-        let (ck, cv) = self.kv.as_ref().expect("allocated above");
-        ck.slice_set(&k.contiguous()?, 2, self.len)?;
+        let (ckt, cv) = self.kv.as_ref().expect("allocated above");
+        ckt.slice_set(&k.transpose(2, 3)?.contiguous()?, 3, self.len)?;
         cv.slice_set(&v.contiguous()?, 2, self.len)?;
         self.len += t;
-        Ok((ck.narrow(2, 0, self.len)?, cv.narrow(2, 0, self.len)?))
+        Ok(CachedKv {
+            kt: ckt.clone(),
+            v: cv.clone(),
+            len: self.len,
+        })
     }
 }
 
@@ -162,17 +190,16 @@ impl Attention {
             .contiguous()?;
         let q = ops::rope(&q.contiguous()?, cos, sin, mode)?;
         let k = ops::rope(&k.contiguous()?, cos, sin, mode)?;
-        let (k, v) = match cache {
-            Some(c) => c.append(&k, &v)?,
-            None => (k, v),
-        };
         // GQA without copying keys/values: the `groups` query heads of one kv head are stacked
         // along the query axis, `(B, n_kv, groups·T, hd)`, and the mask is broadcast over them.
         let groups = self.n_heads / self.n_kv;
         let q = q.reshape((b, self.n_kv, groups * t, hd))?;
         let scale = 1.0 / (hd as f64).sqrt();
         // (B, n_kv, groups·T, hd) = (B, n_heads, T, hd)
-        let y = ops::attention(&q, &k, &v, mask, scale, groups, mode)?;
+        let y = match cache {
+            Some(c) => ops::attention_cached(&q, &c.append(&k, &v)?, mask, scale, groups, mode)?,
+            None => ops::attention(&q, &k, &v, mask, scale, groups, mode)?,
+        };
         let y = y
             .reshape((b, self.n_heads, t, hd))?
             .transpose(1, 2)?

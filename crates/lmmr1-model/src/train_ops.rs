@@ -994,12 +994,15 @@ fn sum16(row: &[f32]) -> f32 {
 }
 
 /// Shapes of [`attention`]: q `(B, n, G·T, hd)`, k/v `(B, n, Tk, hd)`, mask `(B, T, Tk)`.
+/// The keys and values may be the first `Tk` of `cap` positions (a KV cache): each
+/// (batch, head) block spans `cap·hd` values and the transposed keys' rows `cap`.
 #[derive(Clone, Copy)]
 struct AttnDims {
     n: usize,
     gt: usize,
     t: usize,
     tk: usize,
+    cap: usize,
     hd: usize,
     scale: f32,
 }
@@ -1090,7 +1093,7 @@ impl AttnDims {
         stats: &mut [[f32; 2]],
         known: bool,
     ) -> (usize, usize) {
-        let (hd, tk) = (self.hd, self.tk);
+        let (hd, tk, cap) = (self.hd, self.tk, self.cap);
         let mut spans = [(0, 0); MR];
         let (mut lo, mut hi) = (tk, 0);
         for (k, s) in spans.iter_mut().enumerate().take(nr) {
@@ -1104,7 +1107,7 @@ impl AttnDims {
         let hi = (lo + (hi - lo).next_multiple_of(LANES)).min(tk);
         by_rows!(
             nr,
-            scores_block(&q[r0 * hd..(r0 + nr) * hd], hd, kt, tk, (lo, hi), p)
+            scores_block(&q[r0 * hd..(r0 + nr) * hd], hd, (kt, cap), tk, (lo, hi), p)
         );
         for (k, &(a, b)) in spans.iter().enumerate().take(nr) {
             let row = &mut p[k * tk..(k + 1) * tk];
@@ -1196,12 +1199,12 @@ fn rows_times<const R: usize>(
 }
 
 /// Scores `out[r][j] = Σ_d a[r][d]·bt[d][j]` for `j` in `span`: `R` rows `a` (`R × hd`), `bt`
-/// (`hd × tk`), `out` `R` rows of `tk`.
+/// (`hd` rows of stride `bt.1`), `out` `R` rows of `tk`.
 #[inline(always)]
 fn scores_block<const R: usize>(
     a: &[f32],
     hd: usize,
-    bt: &[f32],
+    bt: (&[f32], usize),
     tk: usize,
     span: (usize, usize),
     out: &mut [f32],
@@ -1212,8 +1215,8 @@ fn scores_block<const R: usize>(
             stride: hd,
         },
         Rows {
-            data: bt,
-            stride: tk,
+            data: bt.0,
+            stride: bt.1,
         },
     );
     rows_times::<R>(a, (0, hd), bt, span, out, tk);
@@ -1292,7 +1295,7 @@ struct AttentionNode {
     dims: AttnDims,
     /// `(B, T, Tk)`, contiguous f32.
     mask: Tensor,
-    /// The keys transposed, `(B, n, hd, Tk)` (the backward transposes the values).
+    /// The keys transposed, `(B, n, hd, cap)` (the backward transposes the values).
     kt: Tensor,
     /// Per mask row `(b, t)`: the span of visible keys ([`AttnDims::span`]).
     spans: Vec<(usize, usize)>,
@@ -1322,9 +1325,9 @@ impl pulp::WithSimd for AttnFwdRows<'_> {
     #[inline(always)]
     fn with_simd<S: pulp::Simd>(self, _: S) {
         let d = self.d;
-        let (hd, tk, gt) = (d.hd, d.tk, d.gt);
-        let kt = &self.kt[self.bn * tk * hd..(self.bn + 1) * tk * hd];
-        let v = &self.v[self.bn * tk * hd..(self.bn + 1) * tk * hd];
+        let (hd, tk, gt, blk) = (d.hd, d.tk, d.gt, d.cap * d.hd);
+        let kt = &self.kt[self.bn * blk..(self.bn + 1) * blk];
+        let v = &self.v[self.bn * blk..(self.bn + 1) * blk];
         let mut p = vec![0f32; MR * tk];
         let rows = self.out.len() / hd.max(1);
         let mut i = 0;
@@ -1384,7 +1387,7 @@ impl pulp::WithSimd for AttnBwdBlock<'_> {
                 let rows = r0 * hd..(r0 + nr) * hd;
                 let (qb, gb) = (&t.q[rows.clone()], &t.g[rows.clone()]);
                 // ds = p·(g·vⱼ − g·o)·scale (0 where p is)
-                by_rows!(nr, scores_block(gb, hd, vt, tk, span, &mut ds));
+                by_rows!(nr, scores_block(gb, hd, (vt, tk), tk, span, &mut ds));
                 for k in 0..nr {
                     let rr = (r0 + k) * hd..(r0 + k + 1) * hd;
                     let delta = dot(&t.g[rr.clone()], &t.o[rr]);
@@ -1604,6 +1607,54 @@ pub fn attention_no_grad(
     attention_cpu(q, k, v, mask, scale, groups, false)
 }
 
+/// The forward kernel of [`attention`] on a KV cache, for inference (no graph): the keys stored
+/// transposed, `kt` `(B, n_kv, hd, cap)`, and the values `v` `(B, n_kv, cap, hd)`, both
+/// contiguous, of which the first `len` positions are read in place (no copy per step). q
+/// `(B, n_kv, groups·T, hd)`, mask `(B, 1, T, len)`. `None` where it does not apply (not CPU
+/// f32, or shapes that do not fit).
+pub fn attention_cached(
+    q: &Tensor,
+    kt: &Tensor,
+    v: &Tensor,
+    len: usize,
+    mask: &Tensor,
+    scale: f64,
+    groups: usize,
+) -> candle_core::Result<Option<Tensor>> {
+    let (b, n, gt, hd) = q.dims4()?;
+    let cap = v.dim(2)?;
+    let t = gt / groups.max(1);
+    let fits = kt.dims() == [b, n, hd, cap]
+        && v.dims() == [b, n, cap, hd]
+        && mask.dims() == [b, 1, t, len]
+        && t * groups == gt
+        && len <= cap
+        && kt.is_contiguous()
+        && v.is_contiguous();
+    if !(cpu_f32(&[q, kt, v, mask]) && fits) {
+        return Ok(None);
+    }
+    let dims = AttnDims {
+        n,
+        gt,
+        t,
+        tk: len,
+        cap,
+        hd,
+        scale: scale as f32,
+    };
+    let mask = mask.detach().contiguous()?;
+    let spans = with_f32(&mask, "attention mask", |m| dims.spans(m))?;
+    let node = AttentionNode {
+        dims,
+        mask,
+        kt: kt.detach(),
+        spans,
+        stats: Mutex::new(None),
+    };
+    Ok(Some(q.contiguous()?.apply_op3_no_bwd(kt, v, &node)?))
+}
+
 fn attention_cpu(
     q: &Tensor,
     k: &Tensor,
@@ -1626,6 +1677,7 @@ fn attention_cpu(
             gt,
             t,
             tk,
+            cap: tk,
             hd,
             scale: scale as f32,
         };
