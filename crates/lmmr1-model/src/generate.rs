@@ -6,7 +6,7 @@
 //! (`log_softmax(logits)`, before temperature, top-k and top-p), the quantity an RL objective
 //! compares with the trained policy's; the sampling itself uses the processed distribution.
 
-use candle_core::{DType, Tensor};
+use candle_core::{DType, Device};
 
 use crate::error::{input_err, Result};
 use crate::model::{Inputs, Qwen25VL};
@@ -198,10 +198,6 @@ fn sample_row_at(logits: &[f32], p: &SamplingParams, u: f64) -> u32 {
     cand[probs.len() - 1].0
 }
 
-fn rows(logits: &Tensor) -> Result<Vec<Vec<f32>>> {
-    Ok(logits.to_dtype(DType::F32)?.to_vec2::<f32>()?)
-}
-
 /// Generates continuations of a (left-padded) batch.
 pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result<Generation> {
     if !(p.top_p > 0.0 && p.top_p <= 1.0) || p.temperature.is_nan() {
@@ -226,7 +222,11 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
         .map(|r| r.to_vec())
         .collect();
     for step in 0..p.max_new_tokens {
-        let lr = rows(&logits)?;
+        let logits_f32 = logits
+            .to_dtype(DType::F32)?
+            .to_device(&Device::Cpu)?
+            .contiguous()?;
+        let vocab = logits_f32.dim(1)?;
         // One uniform draw per active row, in row order (the seed fixes the tokens); the rows
         // are then sampled in parallel.
         let draws: Vec<Option<f64>> = gen
@@ -242,18 +242,20 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
                 })
             })
             .collect();
-        let picked: Vec<Option<(u32, f32)>> = {
-            use rayon::prelude::*;
-            lr.par_iter()
-                .zip(draws.par_iter())
-                .map(|(row, u)| {
-                    u.map(|u| {
-                        let tok = sample_row_at(row, p, u);
-                        (tok, logprob(row, tok as usize))
+        // The rows are read where the logits are (no copy into per-row vectors).
+        let picked: Vec<Option<(u32, f32)>> =
+            crate::train_ops::with_f32(&logits_f32, "logits", |lr| {
+                use rayon::prelude::*;
+                lr.par_chunks(vocab.max(1))
+                    .zip(draws.par_iter())
+                    .map(|(row, u)| {
+                        u.map(|u| {
+                            let tok = sample_row_at(row, p, u);
+                            (tok, logprob(row, tok as usize))
+                        })
                     })
-                })
-                .collect()
-        };
+                    .collect()
+            })?;
         let mut next = Vec::with_capacity(b);
         for (r, pick) in picked.into_iter().enumerate() {
             let Some((tok, lp)) = pick else {

@@ -37,7 +37,11 @@ fn cpu_err(what: &str) -> candle_core::Error {
 }
 
 /// The f32 data of a contiguous CPU tensor, passed to `f`.
-fn with_f32<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> R) -> candle_core::Result<R> {
+pub(crate) fn with_f32<R>(
+    t: &Tensor,
+    what: &str,
+    f: impl FnOnce(&[f32]) -> R,
+) -> candle_core::Result<R> {
     let (s, l) = t.storage_and_layout();
     match (&*s, l.contiguous_offsets()) {
         (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) => Ok(f(&v[a..b])),
@@ -1809,11 +1813,16 @@ impl CustomOp3 for SwiGluGrad {
     }
 }
 
-/// SwiGLU `silu(gate) · up` (same shapes) as one autograd node (CPU, f32, some input tracked);
-/// otherwise the composition.
+/// SwiGLU `silu(gate) · up` (same shapes): on CPU in f32 one pass (an autograd node when an
+/// input is tracked; inference uses the same kernel without one); otherwise the composition.
 pub fn swiglu(gate: &Tensor, up: &Tensor) -> candle_core::Result<Tensor> {
-    if cpu_f32(&[gate, up]) && gate.dims() == up.dims() && (gate.track_op() || up.track_op()) {
-        return gate.contiguous()?.apply_op2(&up.contiguous()?, SwiGluNode);
+    if cpu_f32(&[gate, up]) && gate.dims() == up.dims() {
+        let (gate, up) = (gate.contiguous()?, up.contiguous()?);
+        return if gate.track_op() || up.track_op() {
+            gate.apply_op2(&up, SwiGluNode)
+        } else {
+            gate.apply_op2_no_bwd(&up, &SwiGluNode)
+        };
     }
     gate.silu()? * up
 }
