@@ -24,6 +24,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod matmul;
 pub mod model;
 pub mod ops;
 pub mod optim;

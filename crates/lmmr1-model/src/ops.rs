@@ -2,7 +2,11 @@
 //! composition of differentiable ops. The model picks one by [`OpsMode`]; values agree to f32
 //! rounding, so the parity tests hold in both modes.
 
-use candle_core::{DType, Tensor, D};
+use std::sync::Arc;
+
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::matmul::PackedWeight;
 
 /// Which implementation of RMSNorm, softmax and RoPE the forward uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -149,26 +153,34 @@ pub fn gelu_erf(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
 
 /// A linear layer `y = x Wᵀ + b` (weight `(out, in)` as in checkpoints).
 ///
-/// On CPU, for weights that are not training variables, the weight is stored transposed and
-/// contiguous, `(in, out)`: gemm then skips repacking a strided right-hand side, which makes the
-/// small-`m` products of batched decoding about 3× faster (measured: 71 → 211 GFLOP/s for
-/// 16×768·768×2048). Variables (training) keep the live weight and use a transposed view, so an
-/// optimizer's in-place updates are always seen.
+/// On CPU, f32 weights that are not training variables are packed once at load time for
+/// [`PackedWeight::matmul`] (strips of output columns streamed in order; at the few rows of
+/// batched decoding 1.1–1.8× candle's matmul, at thousands of rows 0.75–0.9×, see
+/// [`crate::matmul`]); the packed copy replaces the weight, so it costs no memory. In other dtypes the weight is stored transposed
+/// and contiguous, `(in, out)`: gemm then skips repacking a strided right-hand side (71 → 211
+/// GFLOP/s for 16×768·768×2048). Variables (training) keep the live weight and use a transposed
+/// view, so an optimizer's in-place updates are always seen.
 ///
 /// Where the weight's own contiguous `(out, in)` layout is at hand without a copy (a detached
 /// variable: the rollout copy of a trained policy; a tied LM head: the embeddings), CPU
 /// inference computes `(W·xᵀ)ᵀ` instead, with the weight as gemm's left-hand side: for the
 /// rollout copy that replaces the strided right-hand side (`x·W.t()`), and for many rows it is
-/// the faster orientation anyway (see [`WEIGHT_LEFT_MIN_ROWS`]).
+/// the faster orientation anyway (see [`WEIGHT_LEFT_MIN_ROWS`]). A tied LM head is packed as
+/// well (a copy of the embeddings) and uses it up to [`PACKED_MAX_ROWS`] rows.
 #[derive(Debug, Clone)]
 pub struct Linear {
-    /// `(in, out)`: transposed contiguous copy, or a transposed view of a variable.
-    wt: Tensor,
+    /// `(in, out)`: a transposed view (of a variable, of a kept weight, or on another device),
+    /// or a transposed contiguous copy (CPU inference in other dtypes); `None` when packed.
+    wt: Option<Tensor>,
     /// The variable itself `(out, in)`, when the weight is one (training).
     var: Option<Tensor>,
     b: Option<Tensor>,
     /// The weight `(out, in)`, contiguous, when it is shared at no cost (see above).
     w: Option<Tensor>,
+    /// The packed weight (CPU f32 inference), shared by clones and detached copies.
+    packed: Option<Arc<PackedWeight>>,
+    /// `(out, in)`.
+    shape: (usize, usize),
 }
 
 /// From this many input rows on, CPU inference with a contiguous `(out, in)` weight at hand
@@ -178,36 +190,47 @@ pub struct Linear {
 /// beat the strided `x·W.t()` of a variable's view (64 rows by 768×2048: 141; 16 rows: 50).
 pub const WEIGHT_LEFT_MIN_ROWS: usize = 32;
 
+/// Up to this many rows a layer that has both a packed and a kept weight (a tied LM head) uses
+/// the packed one; above it gemm's cache blocking is faster (`examples/bench_matmul.rs`: 256
+/// rows by 768×32000 about equal, 2048 rows 318 against 253 GFLOP/s).
+pub const PACKED_MAX_ROWS: usize = 256;
+
 impl Linear {
     /// From a checkpoint-layout weight `(out, in)` and an optional bias `(out)`.
     pub fn new(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
+        let shape = w.dims2()?;
         let var = w.is_variable().then(|| w.clone());
-        let wt = if w.device().is_cpu() && !w.is_variable() {
-            w.t()?.contiguous()?
+        let inference_cpu = w.device().is_cpu() && !w.is_variable();
+        let (wt, packed) = if inference_cpu && w.dtype() == DType::F32 {
+            let data = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+            let p = PackedWeight::from_rows(&data, shape.0, shape.1);
+            (None, Some(Arc::new(p)))
+        } else if inference_cpu {
+            (Some(w.t()?.contiguous()?), None)
         } else {
-            w.t()?
+            (Some(w.t()?), None)
         };
         Ok(Self {
             wt,
             var,
             b,
             w: None,
+            packed,
+            shape,
         })
     }
 
     /// As [`Linear::new`], also keeping `w` itself for the weight-first product of CPU
     /// inference (for a weight that is shared anyway, such as tied embeddings).
     pub fn new_keeping_weight(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
-        let keep = (w.device().is_cpu() && w.is_contiguous()).then(|| w.clone());
+        if !(w.device().is_cpu() && w.is_contiguous()) {
+            return Self::new(w, b);
+        }
         Ok(Self {
-            w: keep,
+            wt: Some(w.t()?),
+            w: Some(w.clone()),
             ..Self::new(w, b)?
         })
-    }
-
-    /// The weight in checkpoint layout `(out, in)` (a view).
-    pub fn weight(&self) -> candle_core::Result<Tensor> {
-        self.wt.t()
     }
 
     /// The same layer on detached views of its tensors: shares their storage (no copy), records
@@ -215,21 +238,28 @@ impl Linear {
     pub fn detach(&self) -> Self {
         let natural = self.var.as_ref().or(self.w.as_ref());
         Self {
-            wt: self.wt.detach(),
+            wt: self.wt.as_ref().map(Tensor::detach),
             var: None,
             b: self.b.as_ref().map(Tensor::detach),
             w: natural
                 .filter(|w| w.device().is_cpu() && w.is_contiguous())
                 .map(Tensor::detach),
+            packed: self.packed.clone(),
+            shape: self.shape,
         }
     }
 
     /// The weight `(out, in)` as a training product reads it: the variable itself (so that its
-    /// gradient lands on it), else the kept weight or a view of the transposed copy.
+    /// gradient lands on it), else the kept weight, a view of the transposed copy, or (packed
+    /// weights) an unpacked copy.
     pub fn product_weight(&self) -> candle_core::Result<Tensor> {
-        match self.var.as_ref().or(self.w.as_ref()) {
-            Some(w) => Ok(w.clone()),
-            None => self.wt.t(),
+        if let Some(w) = self.var.as_ref().or(self.w.as_ref()) {
+            return Ok(w.clone());
+        }
+        match (&self.wt, &self.packed) {
+            (Some(wt), _) => wt.t(),
+            (None, Some(p)) => Tensor::from_vec(p.to_rows(), self.shape, &Device::Cpu),
+            (None, None) => candle_core::bail!("linear: no weight"),
         }
     }
 
@@ -244,8 +274,24 @@ impl Linear {
         let k = *dims.last().unwrap_or(&0);
         let m: usize = dims[..dims.len().saturating_sub(1)].iter().product();
         let x = x.contiguous()?.reshape((m, k))?;
-        let y = match &self.w {
-            Some(w) if m >= WEIGHT_LEFT_MIN_ROWS || !self.wt.is_contiguous() => {
+        let packed = self
+            .packed
+            .as_ref()
+            .filter(|_| self.wt.is_none() || m <= PACKED_MAX_ROWS);
+        let y = match (packed, &self.w, &self.wt) {
+            (Some(p), _, _) => {
+                if !(x.device().is_cpu() && x.dtype() == DType::F32) || k != self.shape.1 {
+                    candle_core::bail!(
+                        "linear: input {:?} {:?} for a packed f32 weight {:?}",
+                        x.dims(),
+                        x.dtype(),
+                        self.shape
+                    );
+                }
+                let y = crate::train_ops::with_f32(&x, "linear input", |x| p.matmul(x, m))?;
+                Tensor::from_vec(y, (m, self.shape.0), &Device::Cpu)?
+            }
+            (None, Some(w), Some(wt)) if m >= WEIGHT_LEFT_MIN_ROWS || !wt.is_contiguous() => {
                 // (out, m) → a (m, out) view; the bias add or the copy makes it contiguous.
                 let y = w.matmul(&x.t()?.contiguous()?)?.t()?;
                 if self.b.is_none() {
@@ -254,7 +300,8 @@ impl Linear {
                     y
                 }
             }
-            _ => x.matmul(&self.wt)?,
+            (None, _, Some(wt)) => x.matmul(wt)?,
+            (None, _, None) => candle_core::bail!("linear: no weight"),
         };
         let y = match &self.b {
             Some(b) => y.broadcast_add(b)?,
@@ -262,7 +309,7 @@ impl Linear {
         };
         let mut out = dims;
         if let Some(l) = out.last_mut() {
-            *l = self.wt.dim(1)?;
+            *l = self.shape.0;
         }
         y.reshape(out)
     }
@@ -350,15 +397,16 @@ mod tests {
         Tensor::from_vec(v, shape, &Device::Cpu).unwrap()
     }
 
-    /// Every inference orientation of [`Linear`] (transposed copy, weight-first with a kept or
-    /// a detached-variable weight, with and without bias, below and above
-    /// [`WEIGHT_LEFT_MIN_ROWS`]) gives `x·Wᵀ + b`.
+    /// Every inference path of [`Linear`] (packed, weight-first with a kept or a
+    /// detached-variable weight, `x·Wᵀ` on the transposed view, a bf16 transposed copy, with
+    /// and without bias, below and above [`WEIGHT_LEFT_MIN_ROWS`] and [`PACKED_MAX_ROWS`])
+    /// gives `x·Wᵀ + b`, as does the packed weight's training product.
     #[test]
     fn linear_orientations_agree() {
         let (k, n) = (40, 24);
         let w = randn(&[n, k], 1);
         let b = randn(&[n], 2);
-        for rows in [1, 5, WEIGHT_LEFT_MIN_ROWS, 70] {
+        for rows in [1, 5, WEIGHT_LEFT_MIN_ROWS, 70, PACKED_MAX_ROWS + 3] {
             let x = randn(&[1, rows, k], 3 + rows as u64);
             for bias in [None, Some(b.clone())] {
                 let reference = x.broadcast_matmul(&w.t().unwrap()).unwrap();
@@ -375,7 +423,24 @@ mod tests {
                         .detach(),
                 ];
                 assert!(layers[1].w.is_some() && layers[2].w.is_some());
-                for (i, l) in layers.iter().enumerate() {
+                assert!(layers[0].packed.is_some() && layers[1].packed.is_some());
+                let unpacked =
+                    Linear::new(layers[0].product_weight().unwrap(), bias.clone()).unwrap();
+                let bf16 = Linear::new(
+                    w.to_dtype(DType::BF16).unwrap(),
+                    bias.as_ref().map(|b| b.to_dtype(DType::BF16).unwrap()),
+                )
+                .unwrap();
+                let y = bf16
+                    .forward(&x.to_dtype(DType::BF16).unwrap())
+                    .unwrap()
+                    .to_dtype(DType::F32)
+                    .unwrap();
+                let d = (&y - &reference)
+                    .and_then(|d| d.abs()?.max_all()?.to_scalar::<f32>())
+                    .unwrap();
+                assert!(d < 0.1, "bf16, {rows} rows: {d}");
+                for (i, l) in layers.iter().chain([&unpacked]).enumerate() {
                     let y = l.forward(&x).unwrap();
                     assert_eq!(y.dims(), &[1, rows, n]);
                     let d = (&y - &reference)
