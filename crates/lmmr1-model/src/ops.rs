@@ -158,8 +158,9 @@ pub fn gelu_erf(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
 /// batched decoding 1.1–1.8× candle's matmul, at thousands of rows 0.75–0.9×, see
 /// [`crate::matmul`]); the packed copy replaces the weight, so it costs no memory. In other
 /// dtypes the weight is stored transposed and contiguous, `(in, out)`: gemm then skips
-/// repacking a strided right-hand side (71 → 211 GFLOP/s for 16×768·768×2048). Variables (training) keep the live weight and use a transposed
-/// view, so an optimizer's in-place updates are always seen.
+/// repacking a strided right-hand side (71 → 211 GFLOP/s for 16×768·768×2048). Variables
+/// (training) keep the live weight and use a transposed view, so an optimizer's in-place
+/// updates are always seen.
 ///
 /// Where the weight's own contiguous `(out, in)` layout is at hand without a copy (a detached
 /// variable: the rollout copy of a trained policy; a tied LM head: the embeddings), CPU
