@@ -73,28 +73,32 @@ fn main() -> Result<()> {
             .max_by(|&i, &j| row[i].total_cmp(&row[j]))
             .unwrap_or(0) as u32
     };
-    for _ in 0..a.reps.max(1) {
-        let t = Instant::now();
-        let mut cache = KvCache::new(model.text.num_layers());
-        let (mut logits, deltas) = model.prefill(&inp, &mut cache)?;
-        prefill = prefill.min(t.elapsed().as_secs_f64());
-        // Greedy decode steps (argmax on the host), as in the transformers loop of the script.
-        let t = Instant::now();
-        let mut mask = vec![1u32; a.batch * a.prompt_len];
-        for s in 0..a.new_tokens {
-            let next: Vec<u32> = logits.to_vec2::<f32>()?.iter().map(|r| argmax(r)).collect();
-            mask = (0..a.batch)
-                .flat_map(|r| {
-                    let l = a.prompt_len + s;
-                    let mut row = mask[r * l..(r + 1) * l].to_vec();
-                    row.push(1);
-                    row
-                })
-                .collect();
-            logits = model.decode_step(&next, &mask, &deltas, &mut cache)?;
+    // On one of rayon's workers, as `generate::generate` runs its loop.
+    rayon::scope(|_| -> Result<()> {
+        for _ in 0..a.reps.max(1) {
+            let t = Instant::now();
+            let mut cache = KvCache::new(model.text.num_layers());
+            let (mut logits, deltas) = model.prefill(&inp, &mut cache)?;
+            prefill = prefill.min(t.elapsed().as_secs_f64());
+            // Greedy decode steps (argmax on the host), as in the transformers loop of the script.
+            let t = Instant::now();
+            let mut mask = vec![1u32; a.batch * a.prompt_len];
+            for s in 0..a.new_tokens {
+                let next: Vec<u32> = logits.to_vec2::<f32>()?.iter().map(|r| argmax(r)).collect();
+                mask = (0..a.batch)
+                    .flat_map(|r| {
+                        let l = a.prompt_len + s;
+                        let mut row = mask[r * l..(r + 1) * l].to_vec();
+                        row.push(1);
+                        row
+                    })
+                    .collect();
+                logits = model.decode_step(&next, &mask, &deltas, &mut cache)?;
+            }
+            decode = decode.min(t.elapsed().as_secs_f64());
         }
-        decode = decode.min(t.elapsed().as_secs_f64());
-    }
+        Ok(())
+    })?;
     println!(
         "{{\"impl\":\"candle\",\"preset\":\"{}\",\"params\":{},\"batch\":{},\"prompt_len\":{},\"new_tokens\":{},\"prefill_s\":{:.6},\"decode_s\":{:.6},\"prefill_tok_s\":{:.1},\"decode_tok_s\":{:.1},\"peak_rss_mb\":{:.1}}}",
         a.preset,

@@ -199,7 +199,18 @@ fn sample_row_at(logits: &[f32], p: &SamplingParams, u: f64) -> u32 {
 }
 
 /// Generates continuations of a (left-padded) batch.
+///
+/// The loop runs on one of rayon's worker threads (the caller waits): the serial parts of a
+/// step then share the cores with the idle workers instead of adding a thread to them.
 pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result<Generation> {
+    rayon::scope(|_| generate_on_this_thread(model, inputs, p))
+}
+
+fn generate_on_this_thread(
+    model: &Qwen25VL,
+    inputs: &Inputs,
+    p: &SamplingParams,
+) -> Result<Generation> {
     if !(p.top_p > 0.0 && p.top_p <= 1.0) || p.temperature.is_nan() {
         return input_err(format!("top_p must be in (0, 1], got {}", p.top_p));
     }
@@ -246,15 +257,20 @@ pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result
         let picked: Vec<Option<(u32, f32)>> =
             crate::train_ops::with_f32(&logits_f32, "logits", |lr| {
                 use rayon::prelude::*;
-                lr.par_chunks(vocab.max(1))
-                    .zip(draws.par_iter())
-                    .map(|(row, u)| {
-                        u.map(|u| {
-                            let tok = sample_row_at(row, p, u);
-                            (tok, logprob(row, tok as usize))
-                        })
+                let pick = |(row, u): (&[f32], &Option<f64>)| {
+                    u.map(|u| {
+                        let tok = sample_row_at(row, p, u);
+                        (tok, logprob(row, tok as usize))
                     })
-                    .collect()
+                };
+                if crate::train_ops::worth_threads(lr.len(), crate::train_ops::PAR_MIN_MULS) {
+                    lr.par_chunks(vocab.max(1))
+                        .zip(draws.par_iter())
+                        .map(pick)
+                        .collect()
+                } else {
+                    lr.chunks(vocab.max(1)).zip(&draws).map(pick).collect()
+                }
             })?;
         let mut next = Vec::with_capacity(b);
         for (r, pick) in picked.into_iter().enumerate() {

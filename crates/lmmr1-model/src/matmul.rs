@@ -79,22 +79,30 @@ impl PackedWeight {
         for r0 in (0..m).step_by(panel) {
             let rows = panel.min(m - r0);
             let x = &x[r0 * k..(r0 + rows) * k];
-            let blocks: Vec<(usize, Vec<f32>)> = (0..strips.div_ceil(per_task))
-                .into_par_iter()
-                .map(|t| {
-                    let (s0, s1) = (t * per_task, ((t + 1) * per_task).min(strips));
-                    let (c0, c1) = (s0 * STRIP, (s1 * STRIP).min(n));
-                    let mut out = vec![0f32; rows * (c1 - c0)];
-                    pulp::Arch::new().dispatch(PackedTask {
-                        w: self,
-                        x,
-                        m: rows,
-                        strips: (s0, s1),
-                        out: &mut out,
-                    });
-                    (c0, out)
-                })
-                .collect();
+            let task = |(s0, s1): (usize, usize)| {
+                let (c0, c1) = (s0 * STRIP, (s1 * STRIP).min(n));
+                let mut out = vec![0f32; rows * (c1 - c0)];
+                pulp::Arch::new().dispatch(PackedTask {
+                    w: self,
+                    x,
+                    m: rows,
+                    strips: (s0, s1),
+                    out: &mut out,
+                });
+                (c0, out)
+            };
+            let blocks: Vec<(usize, Vec<f32>)> = if crate::train_ops::worth_threads(
+                rows * k * n,
+                8 * crate::train_ops::PAR_MIN_MULS,
+            ) {
+                (0..strips.div_ceil(per_task))
+                    .into_par_iter()
+                    .map(|t| task((t * per_task, ((t + 1) * per_task).min(strips))))
+                    .collect()
+            } else {
+                // Too little work to hand to the pool: one task, on this thread.
+                vec![task((0, strips))]
+            };
             y.extend(scatter_columns(blocks, rows, n));
         }
         y
