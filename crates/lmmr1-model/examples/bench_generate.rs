@@ -74,7 +74,7 @@ fn main() -> Result<()> {
             .unwrap_or(0) as u32
     };
     // On one of rayon's workers, as `generate::generate` runs its loop.
-    rayon::scope(|_| -> Result<()> {
+    lmmr1_model::on_pool(|| -> Result<()> {
         for _ in 0..a.reps.max(1) {
             let t = Instant::now();
             let mut cache = KvCache::new(model.text.num_layers());

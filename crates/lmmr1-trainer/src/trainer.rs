@@ -375,11 +375,16 @@ fn setup(
     })
 }
 
-/// Runs training as configured; see the module docs for the order of work.
+/// Runs training as configured; see the module docs for the order of work. The whole run
+/// happens on one of rayon's worker threads ([`lmmr1_model::on_pool`]).
 pub fn run(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
+    lmmr1_model::init_threads();
+    lmmr1_model::on_pool(|| run_on_this_thread(cfg, opts))
+}
+
+fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     // ---- Setup -------------------------------------------------------------------------------
     let started = Instant::now();
-    lmmr1_model::init_threads();
     let out = &opts.out;
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
