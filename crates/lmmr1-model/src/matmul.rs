@@ -200,6 +200,38 @@ fn packed_tile<const R: usize, S: pulp::Simd>(
     }
 }
 
+/// `src` `(rows, cols)` row-major → `(cols, rows)` row-major, in 16 × 16 tiles (both sides
+/// touch whole cache lines; candle's strided copy walks one of them a value at a time), bands
+/// of tiles split across threads when large.
+pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    const T: usize = 16;
+    assert_eq!(src.len(), rows * cols, "transpose: shape");
+    let mut dst = vec![0f32; rows * cols];
+    if rows == 0 || cols == 0 {
+        return dst;
+    }
+    // A band: T output rows (= T source columns) × all source rows.
+    let band = |(b, out): (usize, &mut [f32])| {
+        let c0 = b * T;
+        let nc = T.min(cols - c0);
+        for r0 in (0..rows).step_by(T) {
+            let nr = T.min(rows - r0);
+            for c in 0..nc {
+                let o = &mut out[c * rows + r0..c * rows + r0 + nr];
+                for (r, o) in o.iter_mut().enumerate() {
+                    *o = src[(r0 + r) * cols + c0 + c];
+                }
+            }
+        }
+    };
+    if crate::train_ops::worth_threads(rows * cols, crate::train_ops::PAR_MIN_ELEMS) {
+        dst.par_chunks_mut(T * rows).enumerate().for_each(band);
+    } else {
+        dst.chunks_mut(T * rows).enumerate().for_each(band);
+    }
+    dst
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,6 +256,19 @@ mod tests {
 
     /// Packed products (strip tails, row tiles and panels) equal a plain product, and the
     /// packing round-trips.
+    #[test]
+    fn transpose_moves_every_value() {
+        for &(r, c) in &[(1, 1), (3, 40), (17, 16), (100, 33), (300, 200)] {
+            let x = data(r * c, 7);
+            let t = transpose(&x, r, c);
+            for i in 0..r {
+                for j in 0..c {
+                    assert_eq!(t[j * r + i], x[i * c + j], "{r}x{c} at ({i}, {j})");
+                }
+            }
+        }
+    }
+
     #[test]
     fn packed_weight_matches_a_plain_product() {
         for &(m, k, n) in &[

@@ -293,13 +293,19 @@ impl Linear {
                 Tensor::from_vec(y, (m, self.shape.0), &Device::Cpu)?
             }
             (None, Some(w), Some(wt)) if m >= WEIGHT_LEFT_MIN_ROWS || !wt.is_contiguous() => {
-                // (out, m) → a (m, out) view; the bias add or the copy makes it contiguous.
-                let y = w.matmul(&x.t()?.contiguous()?)?.t()?;
-                if self.b.is_none() {
-                    y.contiguous()?
-                } else {
-                    y
-                }
+                // xᵀ, then (out, m) → (m, out); transposed by tiles on CPU in f32.
+                let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32;
+                let flip = |t: &Tensor, rows: usize, cols: usize| -> candle_core::Result<Tensor> {
+                    if cpu_f32 {
+                        let v = crate::train_ops::with_f32(t, "linear transpose", |v| {
+                            crate::matmul::transpose(v, rows, cols)
+                        })?;
+                        Tensor::from_vec(v, (cols, rows), &Device::Cpu)
+                    } else {
+                        t.t()?.contiguous()
+                    }
+                };
+                flip(&w.matmul(&flip(&x, m, k)?)?, self.shape.0, m)?
             }
             (None, _, Some(wt)) => x.matmul(wt)?,
             (None, _, None) => candle_core::bail!("linear: no weight"),
