@@ -1734,6 +1734,7 @@ fn attention_cpu(
 /// `silu(gate) · up`.
 struct SwiGluNode;
 
+#[inline(always)]
 fn sigmoid(v: f32) -> f32 {
     let e = exp_nonpos(-v.abs());
     if v >= 0.0 {
@@ -1760,9 +1761,11 @@ impl CustomOp2 for SwiGluNode {
         let up = f32_slice(s2, l2, "swiglu up")?;
         let mut out = vec![0f32; gate.len()];
         let body = |(o, (g, u)): (&mut [f32], (&[f32], &[f32]))| {
-            for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
-                *o = g * sigmoid(g) * u;
-            }
+            pulp::Arch::new().dispatch(|| {
+                for ((o, &g), &u) in o.iter_mut().zip(g).zip(u) {
+                    *o = g * sigmoid(g) * u;
+                }
+            })
         };
         const C: usize = 1 << 14;
         if worth_threads(gate.len(), PAR_MIN_ELEMS) {
@@ -1833,13 +1836,15 @@ impl CustomOp3 for SwiGluGrad {
                     .zip(g.par_chunks(C)),
             )
             .for_each(|((dg, du), ((x, u), g))| {
-                for ((((dg, du), &x), &u), &g) in
-                    dg.iter_mut().zip(du.iter_mut()).zip(x).zip(u).zip(g)
-                {
-                    let s = sigmoid(x);
-                    *dg = g * u * s * (1.0 + x * (1.0 - s));
-                    *du = g * x * s;
-                }
+                pulp::Arch::new().dispatch(|| {
+                    for ((((dg, du), &x), &u), &g) in
+                        dg.iter_mut().zip(du.iter_mut()).zip(x).zip(u).zip(g)
+                    {
+                        let s = sigmoid(x);
+                        *dg = g * u * s * (1.0 + x * (1.0 - s));
+                        *du = g * x * s;
+                    }
+                })
             });
         Ok((CpuStorage::F32(out), Shape::from((2, n))))
     }
@@ -1907,19 +1912,21 @@ impl CustomOp3 for RopeNode {
                 let bb = plane / h;
                 let table = bb * t * half..(bb + 1) * t * half;
                 let (cos, sin) = (&cos[table.clone()], &sin[table]);
-                for ((y, x), (c, s)) in y
-                    .chunks_exact_mut(d)
-                    .zip(x.chunks_exact(d))
-                    .zip(cos.chunks_exact(half).zip(sin.chunks_exact(half)))
-                {
-                    let (y1, y2) = y.split_at_mut(half);
-                    let (x1, x2) = x.split_at(half);
-                    for i in 0..half {
-                        let s = sign * s[i];
-                        y1[i] = x1[i] * c[i] - x2[i] * s;
-                        y2[i] = x2[i] * c[i] + x1[i] * s;
+                pulp::Arch::new().dispatch(|| {
+                    for ((y, x), (c, s)) in y
+                        .chunks_exact_mut(d)
+                        .zip(x.chunks_exact(d))
+                        .zip(cos.chunks_exact(half).zip(sin.chunks_exact(half)))
+                    {
+                        let (y1, y2) = y.split_at_mut(half);
+                        let (x1, x2) = x.split_at(half);
+                        for i in 0..half {
+                            let s = sign * s[i];
+                            y1[i] = x1[i] * c[i] - x2[i] * s;
+                            y2[i] = x2[i] * c[i] + x1[i] * s;
+                        }
                     }
-                }
+                })
             });
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
