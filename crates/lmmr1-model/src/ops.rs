@@ -203,8 +203,9 @@ impl Linear {
         let var = w.is_variable().then(|| w.clone());
         let inference_cpu = w.device().is_cpu() && !w.is_variable();
         let (wt, packed) = if inference_cpu && w.dtype() == DType::F32 {
-            let data = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-            let p = PackedWeight::from_rows(&data, shape.0, shape.1);
+            let p = crate::train_ops::with_f32(&w.contiguous()?, "linear weight", |data| {
+                PackedWeight::from_rows(data, shape.0, shape.1)
+            })?;
             (None, Some(Arc::new(p)))
         } else if inference_cpu {
             (Some(w.t()?.contiguous()?), None)
