@@ -253,7 +253,8 @@ impl Linear {
 
     /// The weight `(out, in)` as a training product reads it: the variable itself (so that its
     /// gradient lands on it), else the kept weight, a view of the transposed copy, or (packed
-    /// weights) an unpacked copy.
+    /// weights) an unpacked copy, made on each call: a frozen layer (a plain tensor, so packed)
+    /// whose input carries a gradient pays that copy per forward.
     pub fn product_weight(&self) -> candle_core::Result<Tensor> {
         if let Some(w) = self.var.as_ref().or(self.w.as_ref()) {
             return Ok(w.clone());
