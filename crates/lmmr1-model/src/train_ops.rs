@@ -9,14 +9,16 @@
 //!   own layout (no transposed view), and only when the weight is trained;
 //! * [`token_logprobs`] (and [`token_logprobs_entropy`], which adds each row's entropy):
 //!   `log_softmax(logits)[target]` in one pass, backward `g·(onehot − softmax)` in one pass,
-//!   without materialising the log-softmax;
+//!   without materialising the log-softmax; [`head_token_logprobs`] takes the LM head into the
+//!   same node, so the `(tokens, V)` logits and their gradient never enter candle's graph;
 //! * [`rms_norm`], [`masked_softmax`] (scale + additive mask + softmax of attention scores) and
 //!   [`swiglu`]: row / element kernels with their analytic backward;
 //! * [`rope`]: the rotate-half rotation, whose backward is the rotation by `−sin`;
 //! * [`attention`]: scores, mask, softmax and `·v` in one node (flash-attention style: the
 //!   backward recomputes the probabilities; blocked keys are skipped; GQA without copies), its
 //!   register-blocked loops compiled for the CPU's widest SIMD through `pulp`'s safe runtime
-//!   dispatch; its forward also serves inference ([`attention_no_grad`]).
+//!   dispatch; its forward also serves inference ([`attention_no_grad`], and
+//!   [`attention_cached`] on a KV cache read in place).
 //!
 //! They run on CPU for f32; other devices and dtypes use the equivalent compositions, which are
 //! also the reference the tests compare with.
