@@ -1431,6 +1431,22 @@ impl pulp::WithSimd for AttnBwdBlock<'_> {
     }
 }
 
+impl AttentionNode {
+    /// A node for `dims` with the mask `(B, 1, T, Tk)` and the transposed keys `kt`: the mask
+    /// is made contiguous and its rows' key spans computed once.
+    fn new(dims: AttnDims, mask: &Tensor, kt: Tensor) -> candle_core::Result<Self> {
+        let mask = mask.detach().contiguous()?;
+        let spans = with_f32(&mask, "attention mask", |m| dims.spans(m))?;
+        Ok(Self {
+            dims,
+            mask,
+            kt,
+            spans,
+            stats: Mutex::new(None),
+        })
+    }
+}
+
 impl CustomOp3 for AttentionNode {
     fn name(&self) -> &'static str {
         "attention"
@@ -1495,10 +1511,7 @@ impl CustomOp3 for AttentionNode {
                 }
             })
         })??;
-        *self
-            .stats
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("attention: poisoned".into()))? = Some(stats);
+        *self.stats.lock().map_err(|_| poisoned("attention"))? = Some(stats);
         Ok((CpuStorage::F32(out), l1.shape().clone()))
     }
 
@@ -1517,7 +1530,7 @@ impl CustomOp3 for AttentionNode {
         let stats = self
             .stats
             .lock()
-            .map_err(|_| candle_core::Error::Msg("attention: poisoned".into()))?
+            .map_err(|_| poisoned("attention"))?
             .take()
             .ok_or_else(|| candle_core::Error::Msg("attention: backward ran twice".into()))?;
         let d = self.dims;
@@ -1673,15 +1686,7 @@ pub fn attention_cached(
         hd,
         scale: scale as f32,
     };
-    let mask = mask.detach().contiguous()?;
-    let spans = with_f32(&mask, "attention mask", |m| dims.spans(m))?;
-    let node = AttentionNode {
-        dims,
-        mask,
-        kt: kt.detach(),
-        spans,
-        stats: Mutex::new(None),
-    };
+    let node = AttentionNode::new(dims, mask, kt.detach())?;
     Ok(Some(q.contiguous()?.apply_op3_no_bwd(kt, v, &node)?))
 }
 
@@ -1711,15 +1716,7 @@ fn attention_cpu(
             hd,
             scale: scale as f32,
         };
-        let mask = mask.detach().contiguous()?;
-        let spans = with_f32(&mask, "attention mask", |m| dims.spans(m))?;
-        let node = AttentionNode {
-            dims,
-            mask,
-            kt: transposed(k)?,
-            spans,
-            stats: Mutex::new(None),
-        };
+        let node = AttentionNode::new(dims, mask, transposed(k)?)?;
         let (q, k, v) = (q.contiguous()?, k.contiguous()?, v.contiguous()?);
         return Ok(Some(if record {
             q.apply_op3(&k, &v, node)?

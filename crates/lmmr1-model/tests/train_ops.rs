@@ -114,6 +114,21 @@ fn custom_op_gradients_equal_f64_composed_gradients() {
     }
 }
 
+/// `data` as a CPU tensor of `shape` in `dtype`.
+fn tensor_of(data: &[f32], shape: &[usize], dtype: DType) -> Tensor {
+    Tensor::from_vec(data.to_vec(), shape, &Device::Cpu)
+        .unwrap()
+        .to_dtype(dtype)
+        .unwrap()
+}
+
+/// The f32 gradient equals the f64 one within 1e-5 of the latter's largest entry (non-zero).
+fn assert_relative_gradient(g32: &Tensor, g64: &Tensor) {
+    let scale = max_abs_diff(g64, &g64.zeros_like().unwrap());
+    assert!(scale > 0.0);
+    assert!(max_abs_diff(g32, g64) / scale <= 1e-5);
+}
+
 /// `token_logprobs_entropy` (one f32 node) against `log_softmax` / `gather` / `−Σ p log p`
 /// composed in f64: values, and the logits' gradient of a loss that weighs both outputs
 /// (rows with a zero entropy weight take the kernel's other branch).
@@ -130,24 +145,13 @@ fn token_logprobs_entropy_matches_f64_composition() {
     let dev = Device::Cpu;
     let tg = Tensor::from_vec(tg, rows, &dev).unwrap();
     let run = |dtype: DType| {
-        let v = candle_core::Var::from_tensor(
-            &Tensor::from_vec(x.clone(), (rows, vocab), &dev)
-                .unwrap()
-                .to_dtype(dtype)
-                .unwrap(),
-        )
-        .unwrap();
+        let v = candle_core::Var::from_tensor(&tensor_of(&x, &[rows, vocab], dtype)).unwrap();
         let (lp, h) = lmmr1_model::train_ops::token_logprobs_entropy(v.as_tensor(), &tg).unwrap();
-        let w = |c: &[f32]| {
-            Tensor::from_vec(c.to_vec(), rows, &dev)
-                .unwrap()
-                .to_dtype(lp.dtype())
-                .unwrap()
-        };
-        let loss = ((&lp * w(&a)).unwrap() + (&h * w(&b)).unwrap())
-            .unwrap()
-            .sum_all()
-            .unwrap();
+        let loss = ((&lp * tensor_of(&a, &[rows], dtype)).unwrap()
+            + (&h * tensor_of(&b, &[rows], dtype)).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap();
         let g = loss.backward().unwrap().get(v.as_tensor()).unwrap().clone();
         let f = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
         (f(&lp), f(&h), f(&g))
@@ -156,9 +160,7 @@ fn token_logprobs_entropy_matches_f64_composition() {
     let (lp64, h64, g64) = run(DType::F64);
     assert!(max_abs_diff(&lp32, &lp64) <= 1e-5);
     assert!(max_abs_diff(&h32, &h64) <= 1e-5);
-    let scale = max_abs_diff(&g64, &g64.zeros_like().unwrap());
-    assert!(scale > 0.0);
-    assert!(max_abs_diff(&g32, &g64) / scale <= 1e-5);
+    assert_relative_gradient(&g32, &g64);
 }
 
 /// `head_token_logprobs` with entropy (the LM head inside the node) against `h·wᵀ`, then
@@ -176,29 +178,18 @@ fn head_token_logprobs_matches_f64_composition() {
     let tg = Tensor::from_vec(tg, (2, rows / 2), &dev).unwrap();
     let run = |dtype: DType| {
         let var = |v: &[f32], shape: &[usize]| {
-            candle_core::Var::from_tensor(
-                &Tensor::from_vec(v.to_vec(), shape, &dev)
-                    .unwrap()
-                    .to_dtype(dtype)
-                    .unwrap(),
-            )
-            .unwrap()
+            candle_core::Var::from_tensor(&tensor_of(v, shape, dtype)).unwrap()
         };
         let (h, w) = (var(&h0, &[2, rows / 2, hid]), var(&w0, &[vocab, hid]));
         let (lp, e) =
             lmmr1_model::train_ops::head_token_logprobs(h.as_tensor(), w.as_tensor(), &tg, true)
                 .unwrap();
         let e = e.unwrap();
-        let c = |c: &[f32]| {
-            Tensor::from_vec(c.to_vec(), (2, rows / 2), &dev)
-                .unwrap()
-                .to_dtype(lp.dtype())
-                .unwrap()
-        };
-        let loss = ((&lp * c(&a)).unwrap() + (&e * c(&b)).unwrap())
-            .unwrap()
-            .sum_all()
-            .unwrap();
+        let loss = ((&lp * tensor_of(&a, &[2, rows / 2], dtype)).unwrap()
+            + (&e * tensor_of(&b, &[2, rows / 2], dtype)).unwrap())
+        .unwrap()
+        .sum_all()
+        .unwrap();
         let g = loss.backward().unwrap();
         let f = |t: &Tensor| t.to_dtype(DType::F32).unwrap();
         let gh = f(g.get(h.as_tensor()).unwrap());
@@ -210,8 +201,6 @@ fn head_token_logprobs_matches_f64_composition() {
     assert!(max_abs_diff(&lp32, &lp64) <= 1e-5);
     assert!(max_abs_diff(&e32, &e64) <= 1e-5);
     for (g32, g64) in [(gh32, gh64), (gw32, gw64)] {
-        let scale = max_abs_diff(&g64, &g64.zeros_like().unwrap());
-        assert!(scale > 0.0);
-        assert!(max_abs_diff(&g32, &g64) / scale <= 1e-5);
+        assert_relative_gradient(&g32, &g64);
     }
 }
