@@ -75,7 +75,7 @@ impl PackedWeight {
         let strips = n.div_ceil(STRIP);
         let per_task = strips.div_ceil(4 * rayon::current_num_threads()).max(1);
         let panel = ((128 * 1024) / k.max(1)).next_multiple_of(8).max(8);
-        let mut y = Vec::with_capacity(m * n);
+        let mut y = Vec::new();
         for r0 in (0..m).step_by(panel) {
             let rows = panel.min(m - r0);
             let x = &x[r0 * k..(r0 + rows) * k];
@@ -103,7 +103,13 @@ impl PackedWeight {
                 // Too little work to hand to the pool: one task, on this thread.
                 vec![task((0, strips))]
             };
-            y.extend(scatter_columns(blocks, rows, n));
+            let panel_y = scatter_columns(blocks, rows, n);
+            if rows == m {
+                // One panel (decoding): its matrix is the result, no copy into `y`.
+                return panel_y;
+            }
+            y.reserve_exact(m * n - y.len());
+            y.extend(panel_y);
         }
         y
     }
