@@ -11,13 +11,18 @@
 //! Measured with `examples/bench_matmul.rs` (candle's matmul on the weight transposed and
 //! contiguous, its fastest layout, against this kernel; 100m-preset shapes `(768..2048) ×
 //! (768..32000)`, streaming ~400 MB of distinct weights, 2 threads, best of 3): 1 row 1.1–1.8×,
-//! 16 rows 1.3–1.7×, 64 rows 1.1–1.4× (305–386 GFLOP/s), 256 rows 0.9–1.0×, 2048 rows
-//! 0.75–0.92× (gemm's cache blocking wins there; prefill pays it, decoding gains).
+//! 16 rows 1.3–1.7×, 64 rows 1.1–1.4× (305–386 GFLOP/s). From 256 rows on (prefill), threads
+//! split the rows and write `y` in place: 256 rows 1.00–1.10×, 2048 rows 0.98–1.10× (two runs;
+//! before the row split, with per-thread column blocks copied into `y`, 0.75–0.92× at 2048).
 
 use rayon::prelude::*;
 
 /// Columns per strip of [`PackedWeight`] (a multiple of every SIMD width).
 const STRIP: usize = 48;
+
+/// Fewest rows per thread's panel when [`PackedWeight::matmul`] splits rows across threads:
+/// each weight value read from memory then serves at least this many rows.
+const ROW_SPLIT_MIN_ROWS: usize = 64;
 
 /// A weight `(n, k)` packed for [`PackedWeight::matmul`]: strips of [`STRIP`] output columns,
 /// each strip a contiguous `(k, STRIP)` block (the last one zero-padded), so that the kernel
@@ -67,14 +72,39 @@ impl PackedWeight {
     }
 
     /// `y = x·wᵀ` for `x` `(m, k)` row-major; `y` `(m, n)` row-major. Rows go in panels of
-    /// about 512 KiB of `x` (kept in cache while the weight streams past); within a panel the
-    /// strips are split across threads.
+    /// at most 512 KiB of `x` (kept in cache while the weight streams past). Many rows
+    /// (prefill): the panels are split across threads, each writing its rows of `y` in place.
+    /// Few rows (decoding): the strips of each panel are split across threads.
     pub fn matmul(&self, x: &[f32], m: usize) -> Vec<f32> {
         let (k, n) = (self.k, self.n);
         assert_eq!(x.len(), m * k, "PackedWeight::matmul: shape");
         let strips = n.div_ceil(STRIP);
-        let per_task = strips.div_ceil(4 * rayon::current_num_threads()).max(1);
+        let threads = rayon::current_num_threads();
+        let per_task = strips.div_ceil(4 * threads).max(1);
         let panel = ((128 * 1024) / k.max(1)).next_multiple_of(8).max(8);
+        let parallel =
+            crate::train_ops::worth_threads(m * k * n, 8 * crate::train_ops::PAR_MIN_MULS);
+        if parallel && m >= 2 * threads * ROW_SPLIT_MIN_ROWS {
+            // Two panels or more per thread, each reusing every weight value for its rows.
+            let rows = m
+                .div_ceil(2 * threads)
+                .next_multiple_of(8)
+                .max(ROW_SPLIT_MIN_ROWS)
+                .min(panel);
+            let mut y = vec![0f32; m * n];
+            y.par_chunks_mut(rows * n)
+                .zip(x.par_chunks(rows * k))
+                .for_each(|(out, x)| {
+                    pulp::Arch::new().dispatch(PackedTask {
+                        w: self,
+                        x,
+                        m: x.len() / k,
+                        strips: (0, strips),
+                        out,
+                    })
+                });
+            return y;
+        }
         let mut y = Vec::new();
         for r0 in (0..m).step_by(panel) {
             let rows = panel.min(m - r0);
@@ -91,10 +121,7 @@ impl PackedWeight {
                 });
                 (c0, out)
             };
-            let blocks: Vec<(usize, Vec<f32>)> = if crate::train_ops::worth_threads(
-                rows * k * n,
-                8 * crate::train_ops::PAR_MIN_MULS,
-            ) {
+            let blocks: Vec<(usize, Vec<f32>)> = if parallel {
                 (0..strips.div_ceil(per_task))
                     .into_par_iter()
                     .map(|t| task((t * per_task, ((t + 1) * per_task).min(strips))))
@@ -260,8 +287,6 @@ mod tests {
         y
     }
 
-    /// Packed products (strip tails, row tiles and panels) equal a plain product, and the
-    /// packing round-trips.
     #[test]
     fn transpose_moves_every_value() {
         for &(r, c) in &[(1, 1), (3, 40), (17, 16), (100, 33), (300, 200)] {
@@ -275,6 +300,8 @@ mod tests {
         }
     }
 
+    /// Packed products (strip tails, row tiles, panels, and the row split across threads)
+    /// equal a plain product, and the packing round-trips.
     #[test]
     fn packed_weight_matches_a_plain_product() {
         for &(m, k, n) in &[
@@ -282,15 +309,31 @@ mod tests {
             (5, 20, 7),
             (9, 64, 100),
             (64, 96, 200),
+            (200, 2048, 50),
             (300, 2048, 50),
+            (600, 700, 130),
         ] {
             let x = data(m * k, 3);
             let w = data(n * k, 4);
             let p = PackedWeight::from_rows(&w, n, k);
             assert_eq!(p.to_rows(), w);
             let want = reference(&x, m, k, &w, n);
-            let err = p
-                .matmul(&x, m)
+            // One thread: the serial path; two: the strip split (few rows) or the row split
+            // (many rows). Each output is one in-order sum, so both give the same bits.
+            let on = |threads: usize| {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("thread pool")
+                    .install(|| p.matmul(&x, m))
+            };
+            let got = on(2);
+            assert_eq!(
+                got,
+                on(1),
+                "{m}x{k}x{n}: results depend on the thread count"
+            );
+            let err = got
                 .iter()
                 .zip(&want)
                 .map(|(&g, &w)| (g as f64 - w).abs())
