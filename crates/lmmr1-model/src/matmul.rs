@@ -82,9 +82,10 @@ impl PackedWeight {
         let threads = rayon::current_num_threads();
         let per_task = strips.div_ceil(4 * threads).max(1);
         let panel = ((128 * 1024) / k.max(1)).next_multiple_of(8).max(8);
-        let parallel =
-            crate::train_ops::worth_threads(m * k * n, 8 * crate::train_ops::PAR_MIN_MULS);
-        if parallel && m >= 2 * threads * ROW_SPLIT_MIN_ROWS {
+        let worth_threads = |rows: usize| {
+            crate::train_ops::worth_threads(rows * k * n, 8 * crate::train_ops::PAR_MIN_MULS)
+        };
+        if worth_threads(m) && m >= 2 * threads * ROW_SPLIT_MIN_ROWS {
             // Two panels or more per thread, each reusing every weight value for its rows.
             let rows = m
                 .div_ceil(2 * threads)
@@ -121,7 +122,7 @@ impl PackedWeight {
                 });
                 (c0, out)
             };
-            let blocks: Vec<(usize, Vec<f32>)> = if parallel {
+            let blocks: Vec<(usize, Vec<f32>)> = if worth_threads(rows) {
                 (0..strips.div_ceil(per_task))
                     .into_par_iter()
                     .map(|t| task((t * per_task, ((t + 1) * per_task).min(strips))))
