@@ -8,8 +8,8 @@
 
 use candle_core::{DType, Device};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use lmmr1_model::kv_cache::KvCache;
 use lmmr1_model::model::Inputs;
-use lmmr1_model::text::KvCache;
 use lmmr1_model::Qwen25VL;
 
 const PROMPT: usize = 32;

@@ -17,8 +17,8 @@ use std::time::Instant;
 use anyhow::Result;
 use candle_core::{DType, Device};
 use clap::Parser;
+use lmmr1_model::kv_cache::KvCache;
 use lmmr1_model::model::Inputs;
-use lmmr1_model::text::KvCache;
 use lmmr1_model::Qwen25VL;
 
 #[derive(Parser)]

@@ -15,8 +15,8 @@ use anyhow::{Context, Result};
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 use clap::Parser;
-use lmmr1_model::generate::Rng;
 use lmmr1_model::model::Inputs;
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{AdamW, AdamWConfig, Config, OpsMode, Qwen25VL};
 
 #[derive(Parser)]

@@ -9,8 +9,9 @@
 use candle_core::{DType, Device};
 
 use crate::error::{input_err, Result};
+use crate::kv_cache::KvCache;
 use crate::model::{Inputs, Qwen25VL};
-use crate::text::KvCache;
+pub use crate::rng::Rng;
 
 /// Sampling settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,34 +59,6 @@ pub struct Generation {
     pub logprobs: Vec<Vec<f32>>,
     /// Whether each row ended on a stop token (else on the budget).
     pub stopped: Vec<bool>,
-}
-
-/// SplitMix64: a small, seedable, portable generator.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    /// The internal state: `Rng::new(r.state())` continues `r`'s stream exactly (for
-    /// checkpoints).
-    pub fn state(&self) -> u64 {
-        self.0
-    }
-    /// Next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [0, 1).
-    pub fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }
 
 /// `log_softmax(row)[tok]`.
@@ -223,8 +196,7 @@ fn generate_on_this_thread(
         return Ok(gen);
     }
     let mut rng = Rng::new(p.seed);
-    let mut cache =
-        KvCache::with_capacity(model.text.num_layers(), inputs.seq_len + p.max_new_tokens);
+    let mut cache = KvCache::with_limit(model.text.num_layers(), inputs.seq_len + p.max_new_tokens);
     let (mut logits, deltas) = model.prefill(inputs, &mut cache)?;
     let mut mask: Vec<Vec<u32>> = inputs
         .attention_mask
@@ -254,7 +226,7 @@ fn generate_on_this_thread(
             .collect();
         // The rows are read where the logits are (no copy into per-row vectors).
         let picked: Vec<Option<(u32, f32)>> =
-            crate::train_ops::with_f32(&logits_f32, "logits", |lr| {
+            crate::kernels::with_f32(&logits_f32, "logits", |lr| {
                 use rayon::prelude::*;
                 let pick = |(row, u): (&[f32], &Option<f64>)| {
                     u.map(|u| {
@@ -262,7 +234,7 @@ fn generate_on_this_thread(
                         (tok, logprob(row, tok as usize))
                     })
                 };
-                if crate::train_ops::worth_threads(lr.len(), crate::train_ops::PAR_MIN_MULS) {
+                if crate::parallel::worth_threads(lr.len(), crate::parallel::PAR_MIN_MULS) {
                     lr.par_chunks(vocab.max(1))
                         .zip(draws.par_iter())
                         .map(pick)

@@ -7,15 +7,20 @@
 //! * [`config`]: `config.json` in the flat hub layout and in transformers 5's nested layout;
 //! * [`weights`]: single and sharded safetensors, key-prefix normalisation, tied embeddings,
 //!   missing/extra/shape checks;
-//! * [`ops`]: the few ops that exist as fused (inference-only, gradient-cutting) kernels and as
-//!   differentiable compositions, chosen by [`ops::OpsMode`];
+//! * [`kernels`]: the ops with a native CPU implementation (one autograd node each) and a
+//!   device-generic one (the portable path CUDA runs), and the switch between them;
+//! * [`ops`]: the forward's ops by [`ops::OpsMode`] (fused inference kernels or differentiable),
+//!   and the linear layers;
 //! * [`rope`]: M-RoPE tables and `get_rope_index`;
 //! * [`vision`]: the vision tower (patch embed, 2-D RoPE, window attention, merger);
-//! * [`text`]: the Qwen2 decoder with a KV cache;
+//! * [`text`]: the Qwen2 decoder; [`kv_cache`]: its cache for generation;
 //! * [`model`]: the whole model (image embeddings merged into `<|image_pad|>` positions);
 //! * [`processor`]: the image processor (`smart_resize`, PIL-style bicubic, normalisation, patch order);
 //! * [`generate`]: batched, left-padded sampling with a KV cache;
-//! * [`tokenizer`]: `tokenizer.json` through the `tokenizers` crate and the Qwen2.5-VL chat template.
+//! * [`tokenizer`]: `tokenizer.json` through the `tokenizers` crate and the Qwen2.5-VL chat template;
+//! * training: [`policy`] (the trainable policy), [`value`] (the critic), [`optim`] (AdamW,
+//!   clipping, schedules), [`checkpoint`]; [`matmul`] (packed CPU weights), [`parallel`],
+//!   [`rng`].
 //!
 //! The inference path uses candle's fused kernels ([`ops::OpsMode::Fused`]); a training forward
 //! must switch the model to [`ops::OpsMode::Differentiable`] (same values, gradients kept).
@@ -24,16 +29,19 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod generate;
+pub mod kernels;
+pub mod kv_cache;
 pub mod matmul;
 pub mod model;
 pub mod ops;
 pub mod optim;
+pub mod parallel;
 pub mod policy;
 pub mod processor;
+pub mod rng;
 pub mod rope;
 pub mod text;
 pub mod tokenizer;
-pub mod train_ops;
 pub mod value;
 pub mod vision;
 pub mod weights;
@@ -97,12 +105,4 @@ pub fn init_threads() -> usize {
     n
 }
 
-/// Runs `f` on one of rayon's worker threads and waits for it. A training or generation loop
-/// run this way does its serial work on a pool thread, so with `RAYON_NUM_THREADS` equal to
-/// the cores no third thread competes with the workers (their idle spinning yields to it):
-/// measured on 2 cores, decoding the tiny preset at batch 64 went from 111 to 152 thousand
-/// tok/s, and a tiny 8×256 training step from a median of 34 to 29 ms.
-/// [`generate::generate`] uses it itself; nested calls run `f` directly.
-pub fn on_pool<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    rayon::scope(|_| f())
-}
+pub use parallel::on_pool;

@@ -83,7 +83,7 @@ impl PackedWeight {
         let per_task = strips.div_ceil(4 * threads).max(1);
         let panel = ((128 * 1024) / k.max(1)).next_multiple_of(8).max(8);
         let worth_threads = |rows: usize| {
-            crate::train_ops::worth_threads(rows * k * n, 8 * crate::train_ops::PAR_MIN_MULS)
+            crate::parallel::worth_threads(rows * k * n, 8 * crate::parallel::PAR_MIN_MULS)
         };
         if worth_threads(m) && m >= 2 * threads * ROW_SPLIT_MIN_ROWS {
             // Two panels or more per thread, each reusing every weight value for its rows.
@@ -258,7 +258,7 @@ pub fn transpose(src: &[f32], rows: usize, cols: usize) -> Vec<f32> {
             }
         }
     };
-    if crate::train_ops::worth_threads(rows * cols, crate::train_ops::PAR_MIN_ELEMS) {
+    if crate::parallel::worth_threads(rows * cols, crate::parallel::PAR_MIN_ELEMS) {
         dst.par_chunks_mut(T * rows).enumerate().for_each(band);
     } else {
         dst.chunks_mut(T * rows).enumerate().for_each(band);

@@ -8,9 +8,10 @@ use candle_nn::VarBuilder;
 
 use crate::config::Config;
 use crate::error::{input_err, Result};
+use crate::kv_cache::KvCache;
 use crate::ops::OpsMode;
 use crate::rope::{get_rope_index, mrope_cos_sin, Grid, RopeIndex};
-use crate::text::{causal_mask, KvCache, TextModel};
+use crate::text::{causal_mask, TextModel};
 use crate::vision::VisionModel;
 use crate::weights;
 
@@ -129,7 +130,7 @@ pub fn random_weights(
     dtype: DType,
     device: &Device,
 ) -> Result<std::collections::HashMap<String, Tensor>> {
-    let mut rng = crate::generate::Rng::new(seed);
+    let mut rng = crate::rng::Rng::new(seed);
     let mut ts = std::collections::HashMap::new();
     for (name, shape) in weights::expected_tensors(cfg) {
         let t = if name.ends_with("bias") {
@@ -147,28 +148,11 @@ pub fn random_weights(
             } else {
                 1.0 / (fan_in as f32).sqrt()
             };
-            normal(&mut rng, &shape, std, device)?
+            crate::rng::normal(&mut rng, &shape, std, device)?
         };
         ts.insert(name, t.to_dtype(dtype)?);
     }
     Ok(ts)
-}
-
-/// An f32 tensor of `N(0, std²)` samples (Box–Muller over [`crate::generate::Rng`]).
-pub(crate) fn normal(
-    rng: &mut crate::generate::Rng,
-    shape: &[usize],
-    std: f32,
-    device: &Device,
-) -> Result<Tensor> {
-    let n: usize = shape.iter().product();
-    let v: Vec<f32> = (0..n)
-        .map(|_| {
-            let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
-            ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32 * std
-        })
-        .collect();
-    Ok(Tensor::from_vec(v, shape, device)?)
 }
 
 /// Qwen2.5-VL for conditional generation.
@@ -394,7 +378,7 @@ impl Qwen25VL {
 
     /// Per-token log-probabilities `(B, T−1)`: entry `t` is `log p(input_ids[t+1] | input_ids[..=t])`
     /// (teacher forcing): the LM head and log-softmax gathered at the targets on the first `T−1`
-    /// positions, one autograd node ([`crate::train_ops::head_token_logprobs`]), so with
+    /// positions, one autograd node ([`crate::kernels::head_token_logprobs`]), so with
     /// [`OpsMode::Differentiable`] and variables it carries gradients. Entries whose target is
     /// padding are meaningless; mask them.
     pub fn token_logprobs(&self, inp: &Inputs) -> Result<Tensor> {

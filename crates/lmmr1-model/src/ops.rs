@@ -1,11 +1,17 @@
-//! Ops that exist both as a fused candle kernel (fast, but it records no gradient) and as a
-//! composition of differentiable ops. The model picks one by [`OpsMode`]; values agree to f32
-//! rounding, so the parity tests hold in both modes.
+//! The ops of the model's forward, each in the implementation the [`OpsMode`] and the device
+//! call for: candle's fused inference kernels, the native CPU kernels of [`crate::kernels`]
+//! (one autograd node each), or device-generic compositions (the portable path, which CUDA
+//! runs). Values agree to f32 rounding, so the parity tests hold in every combination.
+//!
+//! Reductions (RMSNorm, softmax) compute in f32 whatever the weights' dtype: a bf16 model
+//! multiplies in bf16 and normalises in f32.
 
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor, D};
 
+use crate::kernels::{self, native, work_dtype};
+use crate::kv_cache::{CachedKv, KeyLayout};
 use crate::matmul::PackedWeight;
 
 /// Which implementation of RMSNorm, softmax and RoPE the forward uses.
@@ -23,18 +29,14 @@ pub enum OpsMode {
 /// candle's fused kernel does not take: f64 always uses the composed ops).
 pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, mode: OpsMode) -> candle_core::Result<Tensor> {
     let dtype = x.dtype();
-    let work = if dtype == DType::F64 {
-        DType::F64
-    } else {
-        DType::F32
-    };
+    let work = work_dtype(dtype);
     let xf = x.to_dtype(work)?;
     let y = match mode {
         OpsMode::Fused if work == DType::F32 => {
             candle_nn::ops::rms_norm(&xf.contiguous()?, &w.to_dtype(work)?, eps as f32)?
         }
         OpsMode::Differentiable if x.track_op() || w.track_op() => {
-            return crate::train_ops::rms_norm(x, w, eps);
+            return kernels::rms_norm(x, w, eps);
         }
         _ => {
             let ms = xf.sqr()?.mean_keepdim(D::Minus1)?;
@@ -45,18 +47,21 @@ pub fn rms_norm(x: &Tensor, w: &Tensor, eps: f64, mode: OpsMode) -> candle_core:
     y.to_dtype(dtype)
 }
 
-/// Softmax over the last dimension.
+/// Softmax over the last dimension, computed in f32 (f64 for f64) and returned in `x`'s dtype.
 pub fn softmax_last(x: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
-    match mode {
-        OpsMode::Fused => candle_nn::ops::softmax_last_dim(&x.contiguous()?),
-        OpsMode::Differentiable => candle_nn::ops::softmax(x, D::Minus1),
-    }
+    let work = work_dtype(x.dtype());
+    let xf = x.to_dtype(work)?;
+    let y = match mode {
+        OpsMode::Fused => candle_nn::ops::softmax_last_dim(&xf.contiguous()?)?,
+        OpsMode::Differentiable => candle_nn::ops::softmax(&xf, D::Minus1)?,
+    };
+    y.to_dtype(x.dtype())
 }
 
 /// Attention probabilities `softmax(scores·scale + mask)` over the last dimension: scores
 /// `(B, n_kv, groups·T, Tk)`, additive mask `(B, 1, T, Tk)` shared by the `groups` query heads
 /// of each key/value head. When the scores carry gradients (differentiable mode) this is one
-/// autograd node ([`crate::train_ops::masked_softmax`]).
+/// autograd node on the native path ([`kernels::masked_softmax`]).
 pub fn masked_softmax(
     scores: &Tensor,
     mask: &Tensor,
@@ -65,21 +70,22 @@ pub fn masked_softmax(
     mode: OpsMode,
 ) -> candle_core::Result<Tensor> {
     if mode == OpsMode::Differentiable && scores.track_op() {
-        return crate::train_ops::masked_softmax(scores, mask, scale, groups);
+        return kernels::masked_softmax(scores, mask, scale, groups);
     }
     let (b, n, gt, tk) = scores.dims4()?;
-    let att = (scores * scale)?
+    let work = work_dtype(scores.dtype());
+    let att = (scores.to_dtype(work)? * scale)?
         .reshape((b, n, groups, gt / groups.max(1), tk))?
-        .broadcast_add(&mask.unsqueeze(1)?)?
+        .broadcast_add(&mask.to_dtype(work)?.unsqueeze(1)?)?
         .reshape((b, n, gt, tk))?;
-    softmax_last(&att, mode)
+    softmax_last(&att, mode)?.to_dtype(scores.dtype())
 }
 
 /// Attention `softmax(q·kᵀ·scale + mask)·v`: q `(B, n_kv, groups·T, hd)`, k and v
 /// `(B, n_kv, Tk, hd)`, mask `(B, 1, T, Tk)` (see [`masked_softmax`]). When q, k or v carry
-/// gradients (differentiable mode) this is one autograd node ([`crate::train_ops::attention`]);
-/// otherwise, on CPU for f32, its forward kernel without a node (prefill and decoding); else
-/// the composition.
+/// gradients (differentiable mode) this is one autograd node on the native path
+/// ([`kernels::attention`]); otherwise, natively, its forward kernel without a node (prefill
+/// and decoding); else the composition, whose matmuls go through [`kernels::matmul`].
 pub fn attention(
     q: &Tensor,
     k: &Tensor,
@@ -90,42 +96,34 @@ pub fn attention(
     mode: OpsMode,
 ) -> candle_core::Result<Tensor> {
     if mode == OpsMode::Differentiable && (q.track_op() || k.track_op() || v.track_op()) {
-        return crate::train_ops::attention(q, k, v, mask, scale, groups);
+        return kernels::attention(q, k, v, mask, scale, groups);
     }
-    if let Some(y) = crate::train_ops::attention_no_grad(q, k, v, mask, scale, groups)? {
+    if let Some(y) = kernels::attention_no_grad(q, k, v, mask, scale, groups)? {
         return Ok(y);
     }
-    masked_softmax(&q.matmul(&k.t()?)?, mask, scale, groups, mode)?.matmul(v)
+    let scores = kernels::matmul(q, &k.t()?, "attention scores q·kᵀ")?;
+    let p = masked_softmax(&scores, mask, scale, groups, mode)?;
+    kernels::matmul(&p, v, "attention output p·v")
 }
 
-/// [`attention`] over a layer's KV cache (inference): on CPU in f32 the kernel reads the cache
-/// buffers in place ([`crate::train_ops::attention_cached`]); elsewhere, or when a
-/// differentiable forward tracks `q`, [`attention`] on views.
+/// [`attention`] over a layer's KV cache (inference): natively the kernel reads the cache
+/// buffers in place ([`kernels::attention_cached`]); elsewhere, or when a differentiable
+/// forward tracks `q`, [`attention`] on views of the buffers.
 pub fn attention_cached(
     q: &Tensor,
-    kv: &crate::text::CachedKv,
+    kv: &CachedKv,
     mask: &Tensor,
     scale: f64,
     groups: usize,
     mode: OpsMode,
 ) -> candle_core::Result<Tensor> {
     let record = mode == OpsMode::Differentiable && q.track_op();
-    if !record {
-        if let Some(y) =
-            crate::train_ops::attention_cached(q, &kv.kt, &kv.v, kv.len, mask, scale, groups)?
-        {
+    if !record && kv.layout == KeyLayout::Transposed {
+        if let Some(y) = kernels::attention_cached(q, &kv.k, &kv.v, kv.len, mask, scale, groups)? {
             return Ok(y);
         }
     }
     attention(q, &kv.keys()?, &kv.values()?, mask, scale, groups, mode)
-}
-
-/// `rotate_half`: `[x1, x2] → [−x2, x1]` over the last dimension.
-pub fn rotate_half(x: &Tensor) -> candle_core::Result<Tensor> {
-    let d = x.dim(D::Minus1)?;
-    let x1 = x.narrow(D::Minus1, 0, d / 2)?;
-    let x2 = x.narrow(D::Minus1, d / 2, d / 2)?;
-    Tensor::cat(&[&x2.neg()?, &x1], D::Minus1)
 }
 
 /// Non-interleaved (rotate_half) RoPE. `x`: `(B, H, T, D)`; `cos`, `sin`: `(B, T, D/2)` (the
@@ -133,7 +131,7 @@ pub fn rotate_half(x: &Tensor) -> candle_core::Result<Tensor> {
 pub fn rope(x: &Tensor, cos: &Tensor, sin: &Tensor, mode: OpsMode) -> candle_core::Result<Tensor> {
     match mode {
         OpsMode::Fused => candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin),
-        OpsMode::Differentiable => crate::train_ops::rope(x, cos, sin),
+        OpsMode::Differentiable => kernels::rope(x, cos, sin),
     }
 }
 
@@ -201,9 +199,9 @@ impl Linear {
     pub fn new(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
         let shape = w.dims2()?;
         let var = w.is_variable().then(|| w.clone());
-        let inference_cpu = w.device().is_cpu() && !w.is_variable();
+        let inference_cpu = native(w.device()) && !w.is_variable();
         let (wt, packed) = if inference_cpu && w.dtype() == DType::F32 {
-            let p = crate::train_ops::with_f32(&w.contiguous()?, "linear weight", |data| {
+            let p = kernels::with_f32(&w.contiguous()?, "linear weight", |data| {
                 PackedWeight::from_rows(data, shape.0, shape.1)
             })?;
             (None, Some(Arc::new(p)))
@@ -225,7 +223,7 @@ impl Linear {
     /// As [`Linear::new`], also keeping `w` itself for the weight-first product of CPU
     /// inference (for a weight that is shared anyway, such as tied embeddings).
     pub fn new_keeping_weight(w: Tensor, b: Option<Tensor>) -> candle_core::Result<Self> {
-        if !(w.device().is_cpu() && w.is_contiguous()) {
+        if !(native(w.device()) && w.is_contiguous()) {
             return Self::new(w, b);
         }
         Ok(Self {
@@ -244,7 +242,7 @@ impl Linear {
             var: None,
             b: self.b.as_ref().map(Tensor::detach),
             w: natural
-                .filter(|w| w.device().is_cpu() && w.is_contiguous())
+                .filter(|w| native(w.device()) && w.is_contiguous())
                 .map(Tensor::detach),
             packed: self.packed.clone(),
             shape: self.shape,
@@ -267,11 +265,11 @@ impl Linear {
     }
 
     /// `x`: `(…, in)` → `(…, out)`. When gradients are recorded (a variable weight or bias, or
-    /// a tracked input) this is one autograd node ([`crate::train_ops::linear`]) whose weight
+    /// a tracked input) this is one autograd node ([`kernels::linear`]) whose weight
     /// gradient goes straight to the variable.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         if self.var.is_some() || x.track_op() || self.b.as_ref().is_some_and(|b| b.is_variable()) {
-            return crate::train_ops::linear(x, &self.product_weight()?, self.b.as_ref());
+            return kernels::linear(x, &self.product_weight()?, self.b.as_ref());
         }
         let dims = x.dims().to_vec();
         let k = *dims.last().unwrap_or(&0);
@@ -291,7 +289,7 @@ impl Linear {
                         self.shape
                     );
                 }
-                let y = crate::train_ops::with_f32(&x, "linear input", |x| p.matmul(x, m))?;
+                let y = kernels::with_f32(&x, "linear input", |x| p.matmul(x, m))?;
                 Tensor::from_vec(y, (m, self.shape.0), &Device::Cpu)?
             }
             (None, Some(w), Some(wt)) if m >= WEIGHT_LEFT_MIN_ROWS || !wt.is_contiguous() => {
@@ -299,7 +297,7 @@ impl Linear {
                 let cpu_f32 = x.device().is_cpu() && x.dtype() == DType::F32;
                 let flip = |t: &Tensor, rows: usize, cols: usize| -> candle_core::Result<Tensor> {
                     if cpu_f32 {
-                        let v = crate::train_ops::with_f32(t, "linear transpose", |v| {
+                        let v = kernels::with_f32(t, "linear transpose", |v| {
                             crate::matmul::transpose(v, rows, cols)
                         })?;
                         Tensor::from_vec(v, (cols, rows), &Device::Cpu)
@@ -309,7 +307,7 @@ impl Linear {
                 };
                 flip(&w.matmul(&flip(&x, m, k)?)?, self.shape.0, m)?
             }
-            (None, _, Some(wt)) => x.matmul(wt)?,
+            (None, _, Some(wt)) => kernels::matmul(&x, wt, "linear x·wᵀ")?,
             (None, _, None) => candle_core::bail!("linear: no weight"),
         };
         let y = match &self.b {
@@ -339,7 +337,7 @@ impl LinearGroup {
     /// From checkpoint-layout weights `(out_i, in)` and optional biases.
     pub fn new(parts: Vec<(Tensor, Option<Tensor>)>) -> candle_core::Result<Self> {
         let fuse = parts.iter().all(|(w, b)| {
-            w.device().is_cpu() && !w.is_variable() && b.as_ref().is_none_or(|b| !b.is_variable())
+            native(w.device()) && !w.is_variable() && b.as_ref().is_none_or(|b| !b.is_variable())
         }) && (parts.iter().all(|(_, b)| b.is_some())
             || parts.iter().all(|(_, b)| b.is_none()));
         if !fuse || parts.len() < 2 {
@@ -399,7 +397,7 @@ mod tests {
     use candle_core::{Device, Var};
 
     fn randn(shape: &[usize], seed: u64) -> Tensor {
-        let mut rng = crate::generate::Rng::new(seed);
+        let mut rng = crate::rng::Rng::new(seed);
         let v: Vec<f32> = (0..shape.iter().product::<usize>())
             .map(|_| rng.uniform() as f32 - 0.5)
             .collect();
@@ -412,6 +410,11 @@ mod tests {
     /// gives `x·Wᵀ + b`, as does the packed weight's training product.
     #[test]
     fn linear_orientations_agree() {
+        // The native paths, whatever LMMR1_KERNELS says.
+        crate::kernels::KernelSettings::default().scope(linear_orientations_agree_natively);
+    }
+
+    fn linear_orientations_agree_natively() {
         let (k, n) = (40, 24);
         let w = randn(&[n, k], 1);
         let b = randn(&[n], 2);

@@ -144,7 +144,7 @@ impl AdamW {
                 bc2_sqrt: (1.0 - c.beta2.powi(t)).sqrt() as f32,
                 eps: c.eps as f32,
             };
-            if p.var.device().is_cpu() {
+            if crate::kernels::native(p.var.device()) {
                 let g = g.contiguous()?;
                 p.moments.inplace_op2(&g, &MomentsKernel(hp))?;
                 p.var.inplace_op2(&p.moments, &UpdateKernel(hp))?;
@@ -435,7 +435,7 @@ pub fn clip_grad_norm(grads: &mut GradStore, vars: &[(String, Var)], max_norm: f
 
 /// `Σ g²` in f64.
 fn sum_sq_f64(g: &Tensor) -> Result<f64> {
-    {
+    if crate::kernels::native(g.device()) {
         let (s, l) = g.storage_and_layout();
         if let (Storage::Cpu(CpuStorage::F32(data)), Some((a, b))) = (&*s, l.contiguous_offsets()) {
             use rayon::prelude::*;
@@ -544,7 +544,7 @@ mod tests {
     #[test]
     fn cpu_kernels_match_tensor_op_path() {
         let dev = Device::Cpu;
-        let mut rng = crate::generate::Rng::new(7);
+        let mut rng = crate::rng::Rng::new(7);
         let mut randn =
             |n: usize| -> Vec<f32> { (0..n).map(|_| (rng.uniform() * 2.0 - 1.0) as f32).collect() };
         let init = Tensor::from_vec(randn(200_000), (400, 500), &dev).unwrap();

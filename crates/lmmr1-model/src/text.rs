@@ -1,128 +1,18 @@
-//! The Qwen2 text decoder: GQA attention with q/k/v biases, RMSNorm, SwiGLU MLP, M-RoPE, and a
-//! per-layer KV cache for generation.
+//! The Qwen2 text decoder: GQA attention with q/k/v biases, RMSNorm, SwiGLU MLP, M-RoPE, reading
+//! and filling a per-layer KV cache ([`crate::kv_cache`]) during generation.
 
 use candle_core::{DType, Device, Module, Tensor};
 
 use candle_nn::VarBuilder;
 
 use crate::config::Config;
+use crate::kv_cache::{KvCache, LayerCache};
 use crate::ops::{self, Linear, LinearGroup, OpsMode};
 
 fn linear(i: usize, o: usize, bias: bool, vb: VarBuilder) -> candle_core::Result<Linear> {
     let w = vb.get((o, i), "weight")?;
     let b = if bias { Some(vb.get(o, "bias")?) } else { None };
     Linear::new(w, b)
-}
-
-/// Keys and values of one layer, written in place (`slice_set`; inference only) and read where
-/// they are: the keys transposed, a `(B, n_kv, head_dim, capacity)` buffer, so that attention
-/// reads them as they are stored (no transposed or contiguous copy per step); the values a
-/// `(B, n_kv, capacity, head_dim)` buffer. The capacity doubles when full, so a long generation
-/// does not copy the whole cache every step.
-#[derive(Debug, Clone, Default)]
-pub struct LayerCache {
-    kv: Option<(Tensor, Tensor)>,
-    len: usize,
-    reserve: usize,
-}
-
-/// A layer's cache after [`LayerCache::append`]: the buffers and the number of valid positions.
-#[derive(Debug, Clone)]
-pub struct CachedKv {
-    /// The keys transposed, `(B, n_kv, head_dim, capacity)`.
-    pub kt: Tensor,
-    /// The values, `(B, n_kv, capacity, head_dim)`.
-    pub v: Tensor,
-    /// Valid positions (the first `len` of `capacity`).
-    pub len: usize,
-}
-
-impl CachedKv {
-    /// The keys `(B, n_kv, len, head_dim)` (a view).
-    pub fn keys(&self) -> candle_core::Result<Tensor> {
-        self.kt.narrow(3, 0, self.len)?.transpose(2, 3)
-    }
-    /// The values `(B, n_kv, len, head_dim)` (a view).
-    pub fn values(&self) -> candle_core::Result<Tensor> {
-        self.v.narrow(2, 0, self.len)
-    }
-}
-
-impl LayerCache {
-    /// Number of cached positions.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Appends `k`, `v` `(B, n_kv, T, hd)` and returns the cache with them.
-    pub fn append(&mut self, k: &Tensor, v: &Tensor) -> candle_core::Result<CachedKv> {
-        let (b, h, t, d) = k.dims4()?;
-        let cap = self
-            .kv
-            .as_ref()
-            .map(|(_, v)| v.dim(2))
-            .transpose()?
-            .unwrap_or(0);
-        if self.len + t > cap {
-            let new_cap = (self.len + t).max(2 * cap).max(self.reserve).max(16);
-            let nkt = Tensor::zeros((b, h, d, new_cap), k.dtype(), k.device())?;
-            let nv = Tensor::zeros((b, h, new_cap, d), v.dtype(), v.device())?;
-            if let Some((okt, ov)) = &self.kv {
-                nkt.slice_set(&okt.narrow(3, 0, self.len)?.contiguous()?, 3, 0)?;
-                nv.slice_set(&ov.narrow(2, 0, self.len)?.contiguous()?, 2, 0)?;
-            }
-            self.kv = Some((nkt, nv));
-        }
-        let (ckt, cv) = self.kv.as_ref().expect("allocated above");
-        ckt.slice_set(&k.transpose(2, 3)?.contiguous()?, 3, self.len)?;
-        cv.slice_set(&v.contiguous()?, 2, self.len)?;
-        self.len += t;
-        Ok(CachedKv {
-            kt: ckt.clone(),
-            v: cv.clone(),
-            len: self.len,
-        })
-    }
-}
-
-/// The decoder's KV cache: one [`LayerCache`] per layer.
-#[derive(Debug, Clone, Default)]
-pub struct KvCache {
-    /// Per-layer caches.
-    pub layers: Vec<LayerCache>,
-}
-
-impl KvCache {
-    /// An empty cache for `n` layers.
-    pub fn new(n: usize) -> Self {
-        KvCache {
-            layers: vec![LayerCache::default(); n],
-        }
-    }
-    /// An empty cache that allocates room for `positions` on first use (prompt + new tokens).
-    pub fn with_capacity(n: usize, positions: usize) -> Self {
-        KvCache {
-            layers: vec![
-                LayerCache {
-                    reserve: positions,
-                    ..LayerCache::default()
-                };
-                n
-            ],
-        }
-    }
-    /// Number of cached positions.
-    pub fn len(&self) -> usize {
-        self.layers.first().map(|l| l.len()).unwrap_or(0)
-    }
-    /// Whether nothing is cached.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Self-attention of one decoder layer.
@@ -240,8 +130,7 @@ impl Mlp {
 impl Module for Mlp {
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         let gu = self.gate_up.forward(x)?;
-        self.down
-            .forward(&crate::train_ops::swiglu(&gu[0], &gu[1])?)
+        self.down.forward(&crate::kernels::swiglu(&gu[0], &gu[1])?)
     }
 }
 
@@ -394,7 +283,7 @@ impl TextModel {
     }
 
     /// `log_softmax(lm_head(h))[target]` for normed hidden states `(…, H)` and targets `(…)`,
-    /// and with `entropy` each position's entropy: [`crate::train_ops::head_token_logprobs`]
+    /// and with `entropy` each position's entropy: [`crate::kernels::head_token_logprobs`]
     /// (the head has no bias), so the `(…, V)` logits are never a tensor of the graph.
     pub fn lm_head_logprobs(
         &self,
@@ -402,7 +291,7 @@ impl TextModel {
         targets: &Tensor,
         entropy: bool,
     ) -> candle_core::Result<(Tensor, Option<Tensor>)> {
-        crate::train_ops::head_token_logprobs(h, &self.lm_head.product_weight()?, targets, entropy)
+        crate::kernels::head_token_logprobs(h, &self.lm_head.product_weight()?, targets, entropy)
     }
 }
 

@@ -11,9 +11,10 @@ use candle_core::{DType, Device, Tensor, Var};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::model::{normal, random_weights, Inputs};
+use crate::model::{random_weights, Inputs};
 use crate::ops::Linear;
 use crate::policy::{check_start, under_prefix, work_dtype, PolicyOptions, Trainable};
+use crate::rng::{normal, Rng};
 use crate::weights;
 
 /// The value head's name.
@@ -38,7 +39,7 @@ fn backbone_config(cfg: &Config) -> Config {
 /// A fresh value head `(1, hidden)`, `N(0, σ²)` with `σ = 1/(hidden + 1)` (OpenRLHF's init),
 /// deterministic in `seed`.
 fn init_score(cfg: &Config, seed: u64, dtype: DType, device: &Device) -> Result<Tensor> {
-    let mut rng = crate::generate::Rng::new(seed);
+    let mut rng = Rng::new(seed);
     let std = 1.0 / (cfg.hidden_size as f32 + 1.0);
     Ok(normal(&mut rng, &[1, cfg.hidden_size], std, device)?.to_dtype(dtype)?)
 }

@@ -9,6 +9,7 @@ use candle_nn::VarBuilder;
 
 use crate::config::VisionConfig;
 use crate::error::{input_err, Result};
+use crate::kernels;
 use crate::ops::{self, Linear, OpsMode};
 use crate::rope::{inv_freq, Grid};
 
@@ -161,9 +162,16 @@ impl VisionAttention {
                     .reshape((self.heads, segs, n, hd))
             };
             let (qs, ks, vs) = (run(&q)?, run(&k)?, run(&v)?);
-            let att = (qs.matmul(&ks.t()?.contiguous()?)? * scale)?;
+            let att = (kernels::matmul(&qs, &ks.t()?, "vision attention scores")? * scale)?;
             let att = ops::softmax_last(&att, mode)?;
-            outs.push(att.matmul(&vs)?.reshape((1, self.heads, segs * n, hd))?);
+            outs.push(
+                kernels::matmul(&att, &vs, "vision attention output")?.reshape((
+                    1,
+                    self.heads,
+                    segs * n,
+                    hd,
+                ))?,
+            );
         }
         let y = Tensor::cat(&outs, 2)?; // (1, heads, S, hd)
         let y = y.squeeze(0)?.transpose(0, 1)?.reshape((s, hid))?;
@@ -335,7 +343,11 @@ impl VisionModel {
         let s = pixel_values.dim(0)?;
         let hid = self.cfg.hidden_size;
         let unit = self.cfg.spatial_merge_size * self.cfg.spatial_merge_size;
-        let x = pixel_values.to_dtype(dtype)?.matmul(&self.patch.t()?)?;
+        let x = kernels::matmul(
+            &pixel_values.to_dtype(dtype)?,
+            &self.patch.t()?,
+            "vision patch embedding",
+        )?;
         let (widx, cu_win) = window_index(&self.cfg, grids);
         let cu_full = full_cu_seqlens(grids);
         let (cos, sin) = self.rotary(grids, &widx, &dev)?;

@@ -10,9 +10,9 @@ use std::collections::HashMap;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use lmmr1_model::checkpoint::{write_atomic, TrainingCheckpoint};
-use lmmr1_model::generate::Rng;
 use lmmr1_model::model::Inputs;
 use lmmr1_model::optim::clip_grad_norm;
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{
     load_latest_checkpoint, save_checkpoint, save_hf, AdamW, AdamWConfig, Config, Error,
     LrSchedule, Qwen25VL,

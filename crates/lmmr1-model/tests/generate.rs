@@ -3,7 +3,8 @@
 mod common;
 
 use common::*;
-use lmmr1_model::generate::{generate, sample_row, Rng, SamplingParams};
+use lmmr1_model::generate::{generate, sample_row, SamplingParams};
+use lmmr1_model::rng::Rng;
 
 fn greedy(model_name: &str, case: &str) {
     let m = model(model_name);
@@ -215,7 +216,7 @@ fn growing_cache_decodes_like_the_reference() {
     let m = model("tiny");
     let inp = inputs("text_leftpad");
     let want = ints("text_leftpad.greedy");
-    let mut cache = lmmr1_model::text::KvCache::new(m.text.num_layers());
+    let mut cache = lmmr1_model::kv_cache::KvCache::new(m.text.num_layers());
     let (mut logits, deltas) = m.prefill(&inp, &mut cache).unwrap();
     let mut mask: Vec<Vec<u32>> = inp
         .attention_mask

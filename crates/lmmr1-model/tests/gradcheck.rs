@@ -7,8 +7,8 @@ mod common;
 
 use candle_core::{DType, Device, Tensor, Var};
 use common::*;
-use lmmr1_model::generate::Rng;
 use lmmr1_model::model::Inputs;
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{Policy, PolicyOptions};
 
 const EPS: f64 = 1e-6;

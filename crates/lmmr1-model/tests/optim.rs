@@ -9,8 +9,8 @@ use std::sync::OnceLock;
 
 use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
-use lmmr1_model::generate::Rng;
 use lmmr1_model::optim::{accumulate_grads, clip_grad_norm};
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{AdamW, AdamWConfig, Error, LrSchedule, ScheduleKind};
 use train_support::*;
 

@@ -11,7 +11,8 @@ use candle_core::backprop::GradStore;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarBuilder;
 use common::*;
-use lmmr1_model::generate::{generate, Rng, SamplingParams};
+use lmmr1_model::generate::{generate, SamplingParams};
+use lmmr1_model::rng::Rng;
 use lmmr1_model::weights::{expected_tensors, TakeOnce};
 use lmmr1_model::{Config, LogProbs, Policy, PolicyOptions, Qwen25VL, ValueModel};
 

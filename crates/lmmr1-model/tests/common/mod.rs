@@ -151,7 +151,7 @@ pub fn response_mask(inp: &Inputs, start: usize) -> Tensor {
 }
 
 /// Deterministic `N(0, 1)` samples (Box–Muller over the crate's SplitMix64).
-pub fn randn_vec(rng: &mut lmmr1_model::generate::Rng, n: usize) -> Vec<f64> {
+pub fn randn_vec(rng: &mut lmmr1_model::rng::Rng, n: usize) -> Vec<f64> {
     (0..n)
         .map(|_| {
             let (u1, u2) = (rng.uniform().max(1e-300), rng.uniform());
@@ -161,7 +161,7 @@ pub fn randn_vec(rng: &mut lmmr1_model::generate::Rng, n: usize) -> Vec<f64> {
 }
 
 /// A deterministic `N(0, 1)` tensor of `shape` in `dtype`.
-pub fn randn(rng: &mut lmmr1_model::generate::Rng, shape: &[usize], dtype: DType) -> Tensor {
+pub fn randn(rng: &mut lmmr1_model::rng::Rng, shape: &[usize], dtype: DType) -> Tensor {
     let n = shape.iter().product();
     Tensor::from_vec(randn_vec(rng, n), shape, &Device::Cpu)
         .unwrap()

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
-use lmmr1_model::generate::Rng;
 use lmmr1_model::model::Inputs;
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{Config, OpsMode, Qwen25VL};
 
 pub fn fixtures() -> PathBuf {

@@ -1,4 +1,4 @@
-//! The custom-gradient training ops (`train_ops::{linear, token_logprobs, rms_norm,
+//! The custom-gradient training ops (`kernels::{linear, token_logprobs, rms_norm,
 //! masked_softmax, swiglu}`) inside the whole tiny model: the f32 gradients of every variable,
 //! text and image inputs, equal the gradients of the same model run in f64, where those ops
 //! fall back to plain candle compositions (the path the finite-difference checks cover).
@@ -7,8 +7,8 @@ mod train_support;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use lmmr1_model::generate::Rng;
 use lmmr1_model::model::Inputs;
+use lmmr1_model::rng::Rng;
 use lmmr1_model::{Config, OpsMode, Qwen25VL};
 use train_support::*;
 
@@ -146,7 +146,7 @@ fn token_logprobs_entropy_matches_f64_composition() {
     let tg = Tensor::from_vec(tg, rows, &dev).unwrap();
     let run = |dtype: DType| {
         let v = candle_core::Var::from_tensor(&tensor_of(&x, &[rows, vocab], dtype)).unwrap();
-        let (lp, h) = lmmr1_model::train_ops::token_logprobs_entropy(v.as_tensor(), &tg).unwrap();
+        let (lp, h) = lmmr1_model::kernels::token_logprobs_entropy(v.as_tensor(), &tg).unwrap();
         let loss = ((&lp * tensor_of(&a, &[rows], dtype)).unwrap()
             + (&h * tensor_of(&b, &[rows], dtype)).unwrap())
         .unwrap()
@@ -164,7 +164,9 @@ fn token_logprobs_entropy_matches_f64_composition() {
 }
 
 /// `head_token_logprobs` with entropy (the LM head inside the node) against `h·wᵀ`, then
-/// log-softmax, gather and entropy composed in f64: values and the gradients of `h` and `w`.
+/// log-softmax, gather and entropy composed in f64: values and the gradients of `h` and `w`,
+/// natively and on the portable path, with the rows in one chunk and in several (the logits
+/// recomputed in the backward).
 #[test]
 fn head_token_logprobs_matches_f64_composition() {
     let (rows, hid, vocab) = (6, 8, 270);
@@ -176,14 +178,19 @@ fn head_token_logprobs_matches_f64_composition() {
     let dev = Device::Cpu;
     let tg: Vec<u32> = (0..rows).map(|r| (r * 97 % vocab) as u32).collect();
     let tg = Tensor::from_vec(tg, (2, rows / 2), &dev).unwrap();
-    let run = |dtype: DType| {
+    let run = |dtype: DType, chunk: usize| {
         let var = |v: &[f32], shape: &[usize]| {
             candle_core::Var::from_tensor(&tensor_of(v, shape, dtype)).unwrap()
         };
         let (h, w) = (var(&h0, &[2, rows / 2, hid]), var(&w0, &[vocab, hid]));
-        let (lp, e) =
-            lmmr1_model::train_ops::head_token_logprobs(h.as_tensor(), w.as_tensor(), &tg, true)
-                .unwrap();
+        let (lp, e) = lmmr1_model::kernels::logprobs::head_token_logprobs_in_chunks(
+            h.as_tensor(),
+            w.as_tensor(),
+            &tg,
+            true,
+            chunk,
+        )
+        .unwrap();
         let e = e.unwrap();
         let loss = ((&lp * tensor_of(&a, &[2, rows / 2], dtype)).unwrap()
             + (&e * tensor_of(&b, &[2, rows / 2], dtype)).unwrap())
@@ -196,11 +203,29 @@ fn head_token_logprobs_matches_f64_composition() {
         let gw = f(g.get(w.as_tensor()).unwrap());
         (f(&lp), f(&e), gh, gw)
     };
-    let (lp32, e32, gh32, gw32) = run(DType::F32);
-    let (lp64, e64, gh64, gw64) = run(DType::F64);
-    assert!(max_abs_diff(&lp32, &lp64) <= 1e-5);
-    assert!(max_abs_diff(&e32, &e64) <= 1e-5);
-    for (g32, g64) in [(gh32, gh64), (gw32, gw64)] {
-        assert_relative_gradient(&g32, &g64);
+    let (lp64, e64, gh64, gw64) = run(DType::F64, rows);
+    for portable in [false, true] {
+        let settings = lmmr1_model::kernels::KernelSettings {
+            portable,
+            check_gpu_layout: portable,
+        };
+        for chunk in [rows, 4, 1] {
+            let (lp32, e32, gh32, gw32) = settings.scope(|| run(DType::F32, chunk));
+            assert!(
+                max_abs_diff(&lp32, &lp64) <= 1e-5,
+                "portable {portable}, chunk {chunk}"
+            );
+            assert!(
+                max_abs_diff(&e32, &e64) <= 1e-5,
+                "portable {portable}, chunk {chunk}"
+            );
+            for (g32, g64) in [(&gh32, &gh64), (&gw32, &gw64)] {
+                assert_relative_gradient(g32, g64);
+            }
+        }
     }
+    // The f64 path in chunks too.
+    let (lp, e, gh, gw) = run(DType::F64, 2);
+    assert!(max_abs_diff(&lp, &lp64) <= 1e-6 && max_abs_diff(&e, &e64) <= 1e-6);
+    assert!(max_abs_diff(&gh, &gh64) <= 1e-6 && max_abs_diff(&gw, &gw64) <= 1e-6);
 }
