@@ -6,12 +6,14 @@
 //! (`log_softmax(logits)`, before temperature, top-k and top-p), the quantity an RL objective
 //! compares with the trained policy's; the sampling itself uses the processed distribution.
 
-use candle_core::{DType, Device};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{input_err, Result};
 use crate::kv_cache::KvCache;
 use crate::model::{Inputs, Qwen25VL};
-pub use crate::rng::Rng;
+use crate::rng::Rng;
+use crate::sampling::{DeviceSampler, HostSampler};
+use crate::text::causal_mask;
 
 /// Sampling settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,121 +63,97 @@ pub struct Generation {
     pub stopped: Vec<bool>,
 }
 
-/// `log_softmax(row)[tok]`.
-fn logprob(row: &[f32], tok: usize) -> f32 {
-    let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let z: f32 = row.iter().map(|&v| (v - m).exp()).sum();
-    row[tok] - m - z.ln()
-}
-
-/// Picks a token from one row of logits (never one of `p.suppress_tokens`); draws one uniform
-/// number from `rng` unless decoding is greedy.
-pub fn sample_row(logits: &[f32], p: &SamplingParams, rng: &mut Rng) -> u32 {
-    let u = if p.temperature > 0.0 {
-        rng.uniform()
-    } else {
-        0.0
-    };
-    sample_row_at(logits, p, u)
-}
-
-/// [`sample_row`] with its uniform draw `u` in [0, 1) given.
-///
-/// Plain sampling (`top_k` 0, `top_p` 1, LMM-R1's rollout setting) walks the vocabulary once
-/// in index order; `top_k` selects its candidates without sorting the vocabulary; only `top_p`
-/// alone sorts it.
-fn sample_row_at(logits: &[f32], p: &SamplingParams, u: f64) -> u32 {
-    let suppressed;
-    let logits = if p.suppress_tokens.is_empty() {
-        logits
-    } else {
-        let mut l = logits.to_vec();
-        for &t in &p.suppress_tokens {
-            if let Some(v) = l.get_mut(t as usize) {
-                *v = f32::NEG_INFINITY;
-            }
-        }
-        suppressed = l;
-        &suppressed[..]
-    };
-    let argmax = || {
-        let mut best = 0;
-        for (i, &v) in logits.iter().enumerate() {
-            if v > logits[best] {
-                best = i;
-            }
-        }
-        best as u32
-    };
-    if p.temperature <= 0.0 {
-        return argmax();
-    }
-    let t = p.temperature as f32;
-    if p.top_k == 0 && p.top_p >= 1.0 {
-        let m = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        if !m.is_finite() {
-            return argmax();
-        }
-        let weight = |v: f32| (((v - m) / t) as f64).exp();
-        let target = u * logits.iter().map(|&v| weight(v)).sum::<f64>();
-        let (mut acc, mut last) = (0.0, 0);
-        for (i, &v) in logits.iter().enumerate() {
-            let q = weight(v);
-            if q > 0.0 {
-                acc += q;
-                last = i;
-                if target < acc {
-                    return i as u32;
-                }
-            }
-        }
-        return last as u32;
-    }
-    let mut cand: Vec<(u32, f32)> = logits
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| (i as u32, v / t))
-        .collect();
-    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-    if p.top_k > 0 && p.top_k < cand.len() {
-        cand.select_nth_unstable_by(p.top_k - 1, order);
-        cand.truncate(p.top_k);
-    }
-    cand.sort_by(order);
-    let m = cand[0].1;
-    let mut probs: Vec<f64> = cand.iter().map(|c| ((c.1 - m) as f64).exp()).collect();
-    let z: f64 = probs.iter().sum();
-    probs.iter_mut().for_each(|v| *v /= z);
-    if p.top_p < 1.0 {
-        // Smallest prefix whose mass reaches top_p (at least one token).
-        let mut acc = 0.0;
-        let mut keep = probs.len();
-        for (i, &q) in probs.iter().enumerate() {
-            acc += q;
-            if acc >= p.top_p {
-                keep = i + 1;
-                break;
-            }
-        }
-        probs.truncate(keep);
-        let z: f64 = probs.iter().sum();
-        probs.iter_mut().for_each(|v| *v /= z);
-    }
-    let mut acc = 0.0;
-    for (i, &q) in probs.iter().enumerate() {
-        acc += q;
-        if u < acc {
-            return cand[i].0;
-        }
-    }
-    cand[probs.len() - 1].0
-}
-
 /// Generates continuations of a (left-padded) batch.
 ///
-/// The loop runs on one of rayon's worker threads ([`crate::on_pool`]).
+/// The loop runs on one of rayon's worker threads ([`crate::on_pool`]). Natively (CPU) the
+/// rows are sampled on the host ([`HostSampler`]); elsewhere on the device
+/// ([`DeviceSampler`]), and per step only the rows' uniform numbers go to the device and their
+/// chosen ids and log-probabilities come back; the key mask, positions and rotary tables stay
+/// on the device ([`Decoder`]). The KV cache grows with the tokens generated
+/// ([`KvCache::with_limit`]).
 pub fn generate(model: &Qwen25VL, inputs: &Inputs, p: &SamplingParams) -> Result<Generation> {
     crate::on_pool(|| generate_on_this_thread(model, inputs, p))
+}
+
+/// The token chooser of a generation (see [`crate::sampling`]).
+enum Sampler {
+    Host(HostSampler),
+    Device(DeviceSampler),
+}
+
+impl Sampler {
+    fn new(p: &SamplingParams, vocab: usize, device: &Device) -> Result<Self> {
+        Ok(if crate::kernels::native(device) {
+            Self::Host(HostSampler::new(p))
+        } else {
+            Self::Device(DeviceSampler::new(p, vocab, device)?)
+        })
+    }
+
+    fn sample(&self, logits: &Tensor, draws: &[Option<f64>]) -> Result<Vec<Option<(u32, f32)>>> {
+        match self {
+            Self::Host(s) => s.sample(logits, draws),
+            Self::Device(s) => s.sample(logits, draws),
+        }
+    }
+}
+
+/// What decoding steps read besides the tokens, kept on the model's device: the additive key
+/// mask of every position up to the limit (the prompt's padding blocked, every generated
+/// position visible), each row's next position, and the rotary tables of all positions.
+pub struct Decoder {
+    /// `(B, 1, 1, limit)`.
+    mask: Tensor,
+    /// `(B,)` u32: cache position + the row's rope delta.
+    positions: Tensor,
+    /// `(B,)` u32 ones.
+    one: Tensor,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl Decoder {
+    /// For `inputs` after a prefill that returned `deltas`, up to `limit` cache positions.
+    pub fn new(model: &Qwen25VL, inputs: &Inputs, deltas: &[i64], limit: usize) -> Result<Self> {
+        let (b, t) = (inputs.batch, inputs.seq_len);
+        let dev = model.device();
+        let mut keys = Vec::with_capacity(b * limit);
+        for row in inputs.attention_mask.chunks(t) {
+            keys.extend_from_slice(row);
+            keys.extend(std::iter::repeat_n(1, limit.saturating_sub(t)));
+        }
+        let mask = causal_mask(&keys, b, limit - 1, 1, model.dtype(), dev)?;
+        let first: Vec<u32> = deltas
+            .iter()
+            .map(|&d| u32::try_from(t as i64 + d).unwrap_or(0))
+            .collect();
+        let table = first.iter().max().copied().unwrap_or(0) as usize + limit.saturating_sub(t) + 1;
+        let (cos, sin) = model.decode_rope_table(table)?;
+        Ok(Self {
+            mask,
+            positions: Tensor::from_vec(first, b, dev)?,
+            one: Tensor::ones(b, DType::U32, dev)?,
+            cos,
+            sin,
+        })
+    }
+
+    /// Feeds `tokens` (one per row) and returns the next logits `(B, V)`.
+    pub fn step(
+        &mut self,
+        model: &Qwen25VL,
+        tokens: &[u32],
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let b = tokens.len();
+        let ids = Tensor::from_vec(tokens.to_vec(), (b, 1), model.device())?;
+        let cos = self.cos.index_select(&self.positions, 0)?.unsqueeze(1)?;
+        let sin = self.sin.index_select(&self.positions, 0)?.unsqueeze(1)?;
+        let mask = self.mask.narrow(3, 0, cache.len() + 1)?;
+        let logits = model.decode_tokens(&ids, (&cos, &sin), &mask, cache)?;
+        self.positions = (&self.positions + &self.one)?;
+        Ok(logits)
+    }
 }
 
 fn generate_on_this_thread(
@@ -196,21 +174,13 @@ fn generate_on_this_thread(
         return Ok(gen);
     }
     let mut rng = Rng::new(p.seed);
-    let mut cache = KvCache::with_limit(model.text.num_layers(), inputs.seq_len + p.max_new_tokens);
+    let limit = inputs.seq_len + p.max_new_tokens;
+    let mut cache = KvCache::with_limit(model.text.num_layers(), limit);
     let (mut logits, deltas) = model.prefill(inputs, &mut cache)?;
-    let mut mask: Vec<Vec<u32>> = inputs
-        .attention_mask
-        .chunks(inputs.seq_len)
-        .map(|r| r.to_vec())
-        .collect();
+    let sampler = Sampler::new(p, logits.dim(1)?, model.device())?;
+    let mut decoder = Decoder::new(model, inputs, &deltas, limit)?;
     for step in 0..p.max_new_tokens {
-        let logits_f32 = logits
-            .to_dtype(DType::F32)?
-            .to_device(&Device::Cpu)?
-            .contiguous()?;
-        let vocab = logits_f32.dim(1)?;
-        // One uniform draw per active row, in row order (the seed fixes the tokens); the rows
-        // are then sampled in parallel.
+        // One uniform draw per active row, in row order (the seed fixes the tokens).
         let draws: Vec<Option<f64>> = gen
             .stopped
             .iter()
@@ -224,25 +194,7 @@ fn generate_on_this_thread(
                 })
             })
             .collect();
-        // The rows are read where the logits are (no copy into per-row vectors).
-        let picked: Vec<Option<(u32, f32)>> =
-            crate::kernels::with_f32(&logits_f32, "logits", |lr| {
-                use rayon::prelude::*;
-                let pick = |(row, u): (&[f32], &Option<f64>)| {
-                    u.map(|u| {
-                        let tok = sample_row_at(row, p, u);
-                        (tok, logprob(row, tok as usize))
-                    })
-                };
-                if crate::parallel::worth_threads(lr.len(), crate::parallel::PAR_MIN_MULS) {
-                    lr.par_chunks(vocab.max(1))
-                        .zip(draws.par_iter())
-                        .map(pick)
-                        .collect()
-                } else {
-                    lr.chunks(vocab.max(1)).zip(&draws).map(pick).collect()
-                }
-            })?;
+        let picked = sampler.sample(&logits, &draws)?;
         let mut next = Vec::with_capacity(b);
         for (r, pick) in picked.into_iter().enumerate() {
             let Some((tok, lp)) = pick else {
@@ -259,11 +211,7 @@ fn generate_on_this_thread(
         if gen.stopped.iter().all(|&s| s) || step + 1 == p.max_new_tokens {
             break;
         }
-        for m in &mut mask {
-            m.push(1);
-        }
-        let flat: Vec<u32> = mask.iter().flatten().copied().collect();
-        logits = model.decode_step(&next, &flat, &deltas, &mut cache)?;
+        logits = decoder.step(model, &next, &mut cache)?;
     }
     Ok(gen)
 }

@@ -16,7 +16,7 @@
 //! * [`text`]: the Qwen2 decoder; [`kv_cache`]: its cache for generation;
 //! * [`model`]: the whole model (image embeddings merged into `<|image_pad|>` positions);
 //! * [`processor`]: the image processor (`smart_resize`, PIL-style bicubic, normalisation, patch order);
-//! * [`generate`]: batched, left-padded sampling with a KV cache;
+//! * [`generate`]: batched, left-padded generation with a KV cache; [`sampling`]: choosing tokens;
 //! * [`tokenizer`]: `tokenizer.json` through the `tokenizers` crate and the Qwen2.5-VL chat template;
 //! * training: [`policy`] (the trainable policy), [`value`] (the critic), [`optim`] (AdamW,
 //!   clipping, schedules), [`checkpoint`]; [`matmul`] (packed CPU weights), [`parallel`],
@@ -40,6 +40,7 @@ pub mod policy;
 pub mod processor;
 pub mod rng;
 pub mod rope;
+pub mod sampling;
 pub mod text;
 pub mod tokenizer;
 pub mod value;

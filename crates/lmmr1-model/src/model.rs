@@ -409,6 +409,8 @@ impl Qwen25VL {
 
     /// One decode step: `tokens` (one per row) at cache position `cache.len()`; `key_mask` is the
     /// attention mask over all `cache.len() + 1` positions, row-major. Returns logits `(B, V)`.
+    /// Builds the step's positions and mask on the host; [`crate::generate`] keeps them on the
+    /// device and calls [`Qwen25VL::decode_tokens`].
     pub fn decode_step(
         &self,
         tokens: &[u32],
@@ -427,14 +429,39 @@ impl Qwen25VL {
             ));
         }
         let ids = Tensor::from_vec(tokens.to_vec(), (b, 1), &self.device)?;
-        let emb = self.text.embed(&ids)?;
         let idx = RopeIndex::decode(deltas, past, 1);
         let (cos, sin) = mrope_cos_sin(&self.cfg, &idx, &self.device)?;
-        let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
         let mask = causal_mask(key_mask, b, past, 1, self.dtype, &self.device)?;
+        self.decode_tokens(&ids, (&cos, &sin), &mask, cache)
+    }
+
+    /// One decode step on device tensors: `ids` `(B, 1)` u32 at cache position `cache.len()`,
+    /// their M-RoPE half-tables `(B, 1, head_dim/2)` (while decoding the three streams agree),
+    /// the additive key mask `(B, 1, 1, cache.len() + 1)`. Returns logits `(B, V)`.
+    pub fn decode_tokens(
+        &self,
+        ids: &Tensor,
+        (cos, sin): (&Tensor, &Tensor),
+        mask: &Tensor,
+        cache: &mut KvCache,
+    ) -> Result<Tensor> {
+        let emb = self.text.embed(ids)?;
+        let (cos, sin) = (cos.to_dtype(self.dtype)?, sin.to_dtype(self.dtype)?);
         let h = self
             .text
-            .forward_hidden(&emb, &cos, &sin, &mask, Some(cache), self.mode)?;
+            .forward_hidden(&emb, &cos, &sin, mask, Some(cache), self.mode)?;
         Ok(self.text.lm_head(&h.squeeze(1)?)?)
+    }
+
+    /// M-RoPE half-tables `(positions, head_dim/2)` of positions `0..positions` while decoding
+    /// (all three streams equal): row `p` is what [`mrope_cos_sin`] gives a decoded token at
+    /// position `p`, so a step's tables are an `index_select` on the device.
+    pub fn decode_rope_table(&self, positions: usize) -> Result<(Tensor, Tensor)> {
+        let idx = RopeIndex::decode(&[0], 0, positions);
+        let (cos, sin) = mrope_cos_sin(&self.cfg, &idx, &self.device)?;
+        Ok((
+            cos.squeeze(0)?.to_dtype(self.dtype)?,
+            sin.squeeze(0)?.to_dtype(self.dtype)?,
+        ))
     }
 }
