@@ -44,11 +44,63 @@ impl Default for AdamWConfig {
     }
 }
 
+/// A trainable parameter as the optimizer sees it: the variable the forward reads (gradients
+/// are keyed by it) and, in mixed precision, its f32 master copy. With a master, an update
+/// goes to the master (in f32: an lr of 1e-6 moves it where a bf16 weight would round the step
+/// away) and the variable is refreshed from it (rounded once).
+#[derive(Debug, Clone)]
+pub struct TrainParam {
+    /// The checkpoint name.
+    pub name: String,
+    /// The variable of the forward, in the model's dtype.
+    pub var: Var,
+    /// The f32 master copy (mixed precision), if any.
+    pub master: Option<Var>,
+}
+
+impl TrainParam {
+    /// The parameter's value at full precision: the master when there is one, else the
+    /// variable (detached; shares storage).
+    pub fn value(&self) -> Tensor {
+        self.master
+            .as_ref()
+            .unwrap_or(&self.var)
+            .as_detached_tensor()
+    }
+
+    /// Sets the parameter (master and variable) from `t` (any dtype and device).
+    pub fn set(&self, t: &Tensor) -> Result<()> {
+        if let Some(m) = &self.master {
+            m.set(&t.to_dtype(m.dtype())?.to_device(m.device())?)?;
+        }
+        self.var
+            .set(&t.to_dtype(self.var.dtype())?.to_device(self.var.device())?)?;
+        Ok(())
+    }
+
+    /// Copies the master into the variable (rounding to its dtype); nothing without a master.
+    fn refresh(&self) -> Result<()> {
+        if let Some(m) = &self.master {
+            self.var.set(&m.as_tensor().to_dtype(self.var.dtype())?)?;
+        }
+        Ok(())
+    }
+}
+
+impl From<(String, Var)> for TrainParam {
+    fn from((name, var): (String, Var)) -> Self {
+        Self {
+            name,
+            var,
+            master: None,
+        }
+    }
+}
+
 /// One variable's optimizer state.
 #[derive(Debug)]
 struct ParamState {
-    name: String,
-    var: Var,
+    param: TrainParam,
     /// `(2, numel)` f32: row 0 the first moment, row 1 the second.
     moments: Tensor,
     /// Updates applied to this variable (PyTorch's per-parameter `state["step"]`).
@@ -59,8 +111,10 @@ struct ParamState {
 /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `θ ← θ(1 − lr·wd) − lr·m̂/(√v̂ + eps)` with
 /// `m̂ = m/(1−β₁ᵗ)`, `v̂ = v/(1−β₂ᵗ)`, `t` the variable's own update count.
 ///
-/// Moments are f32 whatever the variables' dtype (a bf16 variable is updated in f32 and rounded
-/// once).
+/// Moments are f32 whatever the variables' dtype. A [`TrainParam`] with an f32 master is
+/// updated in its master and its variable refreshed after each step (mixed precision); a half
+/// variable without one is updated in f32 and rounded once (pure half precision: small steps
+/// round away).
 #[derive(Debug)]
 pub struct AdamW {
     cfg: AdamWConfig,
@@ -69,12 +123,17 @@ pub struct AdamW {
 }
 
 impl AdamW {
-    /// An optimizer over named variables (names must be unique; they key the saved state).
-    /// Integer variables are rejected.
-    pub fn new(vars: Vec<(String, Var)>, cfg: AdamWConfig) -> Result<Self> {
+    /// An optimizer over named parameters (`(name, Var)` pairs or [`TrainParam`]s; names must
+    /// be unique: they key the saved state). Integer variables are rejected.
+    pub fn new(
+        params_in: impl IntoIterator<Item = impl Into<TrainParam>>,
+        cfg: AdamWConfig,
+    ) -> Result<Self> {
         let mut seen = HashSet::new();
-        let mut params = Vec::with_capacity(vars.len());
-        for (name, var) in vars {
+        let mut params = Vec::new();
+        for param in params_in {
+            let param: TrainParam = param.into();
+            let (name, var) = (&param.name, &param.var);
             if !seen.insert(name.clone()) {
                 return Err(Error::OptimState(format!(
                     "variable {name} is listed twice"
@@ -86,10 +145,17 @@ impl AdamW {
                     var.dtype()
                 )));
             }
+            if let Some(m) = &param.master {
+                if m.dims() != var.dims() || m.dtype() != DType::F32 {
+                    return Err(Error::OptimState(format!(
+                        "master of {name} must be f32 with the variable's shape {:?}",
+                        var.dims()
+                    )));
+                }
+            }
             let moments = Tensor::zeros((2, var.elem_count()), DType::F32, var.device())?;
             params.push(ParamState {
-                name,
-                var,
+                param,
                 moments,
                 step: 0,
             });
@@ -111,11 +177,12 @@ impl AdamW {
         self.steps
     }
 
-    /// The optimized variables, by name, in the order given to [`AdamW::new`].
+    /// The optimized variables (those the gradients are keyed by), by name, in the order
+    /// given to [`AdamW::new`].
     pub fn vars(&self) -> Vec<(String, Var)> {
         self.params
             .iter()
-            .map(|p| (p.name.clone(), p.var.clone()))
+            .map(|p| (p.param.name.clone(), p.param.var.clone()))
             .collect()
     }
 
@@ -124,13 +191,13 @@ impl AdamW {
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         let c = self.cfg;
         for p in &mut self.params {
-            let Some(g) = grads.get(p.var.as_tensor()) else {
+            let Some(g) = grads.get(p.param.var.as_tensor()) else {
                 continue;
             };
-            if g.dims() != p.var.dims() {
+            if g.dims() != p.param.var.dims() {
                 return Err(Error::Shape {
-                    name: format!("gradient of {}", p.name),
-                    expected: p.var.dims().to_vec(),
+                    name: format!("gradient of {}", p.param.name),
+                    expected: p.param.var.dims().to_vec(),
                     found: g.dims().to_vec(),
                 });
             }
@@ -144,13 +211,15 @@ impl AdamW {
                 bc2_sqrt: (1.0 - c.beta2.powi(t)).sqrt() as f32,
                 eps: c.eps as f32,
             };
-            if crate::kernels::native(p.var.device()) {
+            let target = p.param.master.as_ref().unwrap_or(&p.param.var);
+            if crate::kernels::native(target.device()) {
                 let g = g.contiguous()?;
                 p.moments.inplace_op2(&g, &MomentsKernel(hp))?;
-                p.var.inplace_op2(&p.moments, &UpdateKernel(hp))?;
+                target.inplace_op2(&p.moments, &UpdateKernel(hp))?;
             } else {
-                update_with_tensor_ops(p, g, hp)?;
+                update_with_tensor_ops(target, &mut p.moments, g, hp)?;
             }
+            p.param.refresh()?;
         }
         self.steps += 1;
         Ok(())
@@ -162,17 +231,17 @@ impl AdamW {
     pub fn state_tensors(&self) -> Result<Vec<(String, Tensor)>> {
         let mut out = Vec::with_capacity(3 * self.params.len());
         for p in &self.params {
-            let shape = p.var.shape();
+            let shape = p.param.var.shape();
             out.push((
-                format!("{}.exp_avg", p.name),
+                format!("{}.exp_avg", p.param.name),
                 p.moments.get(0)?.reshape(shape)?.copy()?,
             ));
             out.push((
-                format!("{}.exp_avg_sq", p.name),
+                format!("{}.exp_avg_sq", p.param.name),
                 p.moments.get(1)?.reshape(shape)?.copy()?,
             ));
             out.push((
-                format!("{}.step", p.name),
+                format!("{}.step", p.param.name),
                 Tensor::new(&[p.step as i64], &candle_core::Device::Cpu)?,
             ));
         }
@@ -186,23 +255,24 @@ impl AdamW {
         let mut used = HashSet::new();
         let mut restored = Vec::with_capacity(self.params.len());
         for p in &self.params {
+            let (name, var) = (&p.param.name, &p.param.var);
             let get = |suffix: &str| -> Result<&Tensor> {
-                let key = format!("{}.{suffix}", p.name);
+                let key = format!("{name}.{suffix}");
                 t.get(&key)
                     .ok_or_else(|| Error::OptimState(format!("missing optimizer tensor {key}")))
             };
             let mut pair = Vec::with_capacity(2);
             for suffix in ["exp_avg", "exp_avg_sq"] {
                 let m = get(suffix)?;
-                if m.dims() != p.var.dims() {
+                if m.dims() != var.dims() {
                     return Err(Error::Shape {
-                        name: format!("{}.{suffix}", p.name),
-                        expected: p.var.dims().to_vec(),
+                        name: format!("{name}.{suffix}"),
+                        expected: var.dims().to_vec(),
                         found: m.dims().to_vec(),
                     });
                 }
                 pair.push(
-                    m.to_device(p.var.device())?
+                    m.to_device(var.device())?
                         .to_dtype(DType::F32)?
                         .flatten_all()?,
                 );
@@ -217,12 +287,11 @@ impl AdamW {
                 .filter(|s| *s >= 0.0 && s.fract() == 0.0)
                 .ok_or_else(|| {
                     Error::OptimState(format!(
-                        "optimizer tensor {}.step is not a non-negative integer",
-                        p.name
+                        "optimizer tensor {name}.step is not a non-negative integer"
                     ))
                 })?;
             for suffix in ["exp_avg", "exp_avg_sq", "step"] {
-                used.insert(format!("{}.{suffix}", p.name));
+                used.insert(format!("{name}.{suffix}"));
             }
             restored.push((Tensor::stack(&pair, 0)?, step as u64));
         }
@@ -390,19 +459,24 @@ impl InplaceOp2 for UpdateKernel {
     }
 }
 
-/// The same update with tensor ops (devices without the CPU kernels).
-fn update_with_tensor_ops(p: &mut ParamState, g: &Tensor, hp: StepScalars) -> Result<()> {
+/// The same update with tensor ops (the portable path: devices without the CPU kernels), on
+/// `var` with its `(2, numel)` f32 moments.
+fn update_with_tensor_ops(
+    var: &Var,
+    moments: &mut Tensor,
+    g: &Tensor,
+    hp: StepScalars,
+) -> Result<()> {
     let g = g.to_dtype(DType::F32)?.flatten_all()?;
-    let m = p.moments.get(0)?;
-    let v = p.moments.get(1)?;
+    let m = moments.get(0)?;
+    let v = moments.get(1)?;
     let m = (&m + ((&g - &m)? * (1.0 - hp.beta1) as f64)?)?;
     let v = ((v * hp.beta2 as f64)? + (g.sqr()? * (1.0 - hp.beta2) as f64)?)?;
     let denom = ((v.sqrt()? / hp.bc2_sqrt as f64)? + hp.eps as f64)?;
-    let theta = p.var.to_dtype(DType::F32)?.flatten_all()?;
+    let theta = var.to_dtype(DType::F32)?.flatten_all()?;
     let theta = ((theta * hp.decay as f64)? - ((&m / denom)? * hp.step_size as f64)?)?;
-    p.var
-        .set(&theta.reshape(p.var.shape())?.to_dtype(p.var.dtype())?)?;
-    p.moments = Tensor::stack(&[m, v], 0)?;
+    var.set(&theta.reshape(var.shape())?.to_dtype(var.dtype())?)?;
+    *moments = Tensor::stack(&[m, v], 0)?;
     Ok(())
 }
 
@@ -456,7 +530,8 @@ fn sum_sq_f64(g: &Tensor) -> Result<f64> {
 /// Gradient accumulation over micro-batches: adds the variables' gradients from `g` into
 /// `acc` (created on the first call) and drops everything else `g` holds (the intermediate
 /// tensors' gradients). With each micro-batch loss divided by the global normaliser (e.g. the
-/// token count of the whole batch), the sum equals the full-batch gradient.
+/// token count of the whole batch), the sum equals the full-batch gradient. Half-precision
+/// gradients (mixed precision) are accumulated in f32.
 pub fn accumulate_grads(
     acc: &mut Option<GradStore>,
     mut g: GradStore,
@@ -465,6 +540,11 @@ pub fn accumulate_grads(
     let store = acc.get_or_insert_with(GradStore::default);
     for (_, v) in vars {
         if let Some(new) = g.remove(v.as_tensor()) {
+            let new = if crate::policy::is_half(new.dtype()) {
+                new.to_dtype(DType::F32)?
+            } else {
+                new
+            };
             let sum = match store.remove(v.as_tensor()) {
                 Some(old) => (old + new)?,
                 None => new,
@@ -557,12 +637,7 @@ mod tests {
             ..AdamWConfig::default()
         };
         let mut opt = AdamW::new(vec![("w".into(), a.clone())], cfg).unwrap();
-        let mut pb = ParamState {
-            name: "w".into(),
-            var: b.clone(),
-            moments: Tensor::zeros((2, 200_000), DType::F32, &dev).unwrap(),
-            step: 0,
-        };
+        let mut moments_b = Tensor::zeros((2, 200_000), DType::F32, &dev).unwrap();
         for (t, lr) in [1e-2, 3e-3, 2e-2].into_iter().enumerate() {
             let g = Tensor::from_vec(randn(200_000), (400, 500), &dev).unwrap();
             let mut store = GradStore::default();
@@ -577,7 +652,7 @@ mod tests {
                 bc2_sqrt: (1.0 - cfg.beta2.powi(t)).sqrt() as f32,
                 eps: cfg.eps as f32,
             };
-            update_with_tensor_ops(&mut pb, &g, hp).unwrap();
+            update_with_tensor_ops(&b, &mut moments_b, &g, hp).unwrap();
         }
         let d = (a.as_tensor() - b.as_tensor())
             .unwrap()

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::{input_err, Result};
 use crate::model::{random_weights, Inputs, Qwen25VL};
 use crate::ops::OpsMode;
+use crate::optim::TrainParam;
 use crate::text::TextModel;
 use crate::weights;
 
@@ -84,6 +85,21 @@ pub(crate) fn work_dtype(dtype: DType) -> DType {
     }
 }
 
+/// Whether `dtype` is a half type (mixed precision: half compute, f32 masters).
+pub(crate) fn is_half(dtype: DType) -> bool {
+    matches!(dtype, DType::BF16 | DType::F16)
+}
+
+/// The dtype weights are loaded in for a model computing in `dtype`: f32 for the masters of a
+/// half-precision model, else `dtype`.
+pub(crate) fn load_dtype(dtype: DType) -> DType {
+    if is_half(dtype) {
+        DType::F32
+    } else {
+        dtype
+    }
+}
+
 /// Whether `name` lies under `prefix` on a `.` boundary (a trailing `.` in `prefix` is ignored).
 pub(crate) fn under_prefix(name: &str, prefix: &str) -> bool {
     if prefix == "*" {
@@ -106,7 +122,7 @@ pub(crate) struct Trainable {
     /// Detached views of `model`'s weights, differentiable ops (the same values as `model`), for
     /// forwards without a graph.
     pub(crate) infer: Qwen25VL,
-    vars: Vec<(String, Var)>,
+    params: Vec<TrainParam>,
     frozen: Vec<(String, Tensor)>,
     recompute: bool,
 }
@@ -114,6 +130,12 @@ pub(crate) struct Trainable {
 impl Trainable {
     /// Builds the model from checked tensors (hub names; `extra` names such as a value head's are
     /// kept as parameters too). Trainable tensors are copied into new `Var`s.
+    ///
+    /// **Mixed precision:** for a half dtype (`bf16`, `f16`) each trainable parameter is a
+    /// variable in that dtype, which the forward reads and the gradient is keyed by, and an f32
+    /// master copy, which the optimizer updates and refreshes the half variable from
+    /// ([`TrainParam`]); frozen ones are plain half tensors. Pass the tensors in f32 (or their
+    /// stored precision) so that the masters start exact.
     pub(crate) fn new(
         cfg: &Config,
         tensors: HashMap<String, Tensor>,
@@ -128,18 +150,29 @@ impl Trainable {
         {
             return input_err(format!("freeze prefix {p:?} matches no parameter"));
         }
+        let mixed = is_half(dtype);
         let mut sorted: Vec<(String, Tensor)> = tensors.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
-        let (mut vars, mut frozen, mut map) = (Vec::new(), Vec::new(), HashMap::new());
+        let (mut params, mut frozen, mut map) = (Vec::new(), Vec::new(), HashMap::new());
         for (name, t) in sorted {
-            let t = t.to_device(device)?.to_dtype(dtype)?;
+            let t = t.to_device(device)?;
             if opts.freeze.iter().any(|p| under_prefix(&name, p)) {
-                map.insert(name.clone(), t.detach());
-                frozen.push((name, t.detach()));
+                let t = t.to_dtype(dtype)?.detach();
+                map.insert(name.clone(), t.clone());
+                frozen.push((name, t));
             } else {
-                let v = Var::from_tensor(&t.detach())?;
+                let master = if mixed {
+                    Some(Var::from_tensor(&t.to_dtype(DType::F32)?.detach())?)
+                } else {
+                    None
+                };
+                let v = Var::from_tensor(&t.to_dtype(dtype)?.detach())?;
                 map.insert(name.clone(), v.as_tensor().clone());
-                vars.push((name, v));
+                params.push(TrainParam {
+                    name,
+                    var: v,
+                    master,
+                });
             }
         }
         let vb =
@@ -150,22 +183,30 @@ impl Trainable {
         Ok(Self {
             model,
             infer,
-            vars,
+            params,
             frozen,
             recompute: opts.recompute,
         })
     }
 
     pub(crate) fn trainable_vars(&self) -> Vec<(String, Var)> {
-        self.vars.clone()
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.var.clone()))
+            .collect()
     }
 
-    /// Every parameter, detached (shares storage), sorted by name.
+    pub(crate) fn trainable_params(&self) -> Vec<TrainParam> {
+        self.params.clone()
+    }
+
+    /// Every parameter, detached (shares storage), sorted by name: the f32 masters of trainable
+    /// parameters in mixed precision, else the variables; frozen tensors as they are.
     pub(crate) fn named_tensors(&self) -> Vec<(String, Tensor)> {
         let mut v: Vec<(String, Tensor)> = self
-            .vars
+            .params
             .iter()
-            .map(|(n, v)| (n.clone(), v.as_detached_tensor()))
+            .map(|p| (p.name.clone(), p.value()))
             .chain(self.frozen.iter().cloned())
             .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
@@ -174,10 +215,10 @@ impl Trainable {
 
     /// The live parameter `name` (a `Var`'s tensor, or the frozen tensor).
     pub(crate) fn param(&self, name: &str) -> Option<Tensor> {
-        self.vars
+        self.params
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_tensor().clone())
+            .find(|p| p.name == name)
+            .map(|p| p.var.as_tensor().clone())
             .or_else(|| {
                 self.frozen
                     .iter()
@@ -189,9 +230,9 @@ impl Trainable {
     /// The gradients of the trainable variables only.
     fn keep_vars(&self, grads: &GradStore) -> GradStore {
         let mut out = GradStore::default();
-        for (_, v) in &self.vars {
-            if let Some(g) = grads.get(v.as_tensor()) {
-                out.insert(v.as_tensor(), g.clone());
+        for p in &self.params {
+            if let Some(g) = grads.get(p.var.as_tensor()) {
+                out.insert(p.var.as_tensor(), g.clone());
             }
         }
         out
@@ -317,7 +358,7 @@ impl Policy {
         opts: &PolicyOptions,
     ) -> Result<Self> {
         let cfg = Config::from_file(dir.join("config.json"))?;
-        let ts = weights::load_checked(dir, &cfg, dtype, device)?;
+        let ts = weights::load_checked(dir, &cfg, load_dtype(dtype), device)?;
         Self::from_tensors(&cfg, ts, dtype, device, opts)
     }
 
@@ -329,7 +370,7 @@ impl Policy {
         device: &Device,
         opts: &PolicyOptions,
     ) -> Result<Self> {
-        let ts = random_weights(cfg, seed, dtype, device)?;
+        let ts = random_weights(cfg, seed, load_dtype(dtype), device)?;
         Self::from_tensors(cfg, ts, dtype, device, opts)
     }
 
@@ -351,13 +392,21 @@ impl Policy {
         &self.cfg
     }
 
-    /// The trainable variables under their checkpoint names, sorted (for the optimizer).
+    /// The trainable variables under their checkpoint names, sorted: what the forward reads
+    /// and gradients are keyed by (for gradient accumulation and clipping).
     pub fn trainable_vars(&self) -> Vec<(String, Var)> {
         self.core.trainable_vars()
     }
 
+    /// The trainable parameters for the optimizer and checkpoints: each variable with its f32
+    /// master in mixed precision ([`TrainParam`]).
+    pub fn trainable_params(&self) -> Vec<TrainParam> {
+        self.core.trainable_params()
+    }
+
     /// Every weight under its checkpoint name, sorted, detached (sharing storage), frozen ones
-    /// included; tied embeddings appear once, as `model.embed_tokens.weight`. For export.
+    /// included (the f32 masters of trainable ones in mixed precision); tied embeddings appear
+    /// once, as `model.embed_tokens.weight`. For export.
     pub fn named_tensors(&self) -> Vec<(String, Tensor)> {
         self.core.named_tensors()
     }

@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::model::{random_weights, Inputs};
 use crate::ops::Linear;
-use crate::policy::{check_start, under_prefix, work_dtype, PolicyOptions, Trainable};
+use crate::optim::TrainParam;
+use crate::policy::{check_start, load_dtype, under_prefix, work_dtype, PolicyOptions, Trainable};
 use crate::rng::{normal, Rng};
 use crate::weights;
 
@@ -58,7 +59,7 @@ impl ValueModel {
         let (ts, mut extra) = weights::load_checked_with_extras(
             dir,
             &backbone_config(&cfg),
-            dtype,
+            load_dtype(dtype),
             device,
             &[SCORE],
         )?;
@@ -73,7 +74,7 @@ impl ValueModel {
         device: &Device,
         opts: &PolicyOptions,
     ) -> Result<Self> {
-        let mut ts = random_weights(cfg, seed, dtype, device)?;
+        let mut ts = random_weights(cfg, seed, load_dtype(dtype), device)?;
         ts.remove("lm_head.weight");
         Self::build(cfg, ts, None, seed, dtype, device, opts)
     }
@@ -132,7 +133,7 @@ impl ValueModel {
                 })
             }
             Some(s) => s,
-            None => init_score(cfg, seed, dtype, device)?,
+            None => init_score(cfg, seed, load_dtype(dtype), device)?,
         };
         ts.insert(SCORE.to_string(), score);
         let core = Trainable::new(&backbone_config(cfg), ts, dtype, device, opts)?;
@@ -149,9 +150,16 @@ impl ValueModel {
         &self.cfg
     }
 
-    /// The trainable variables under their checkpoint names (and `score.weight`), sorted.
+    /// The trainable variables under their checkpoint names (and `score.weight`), sorted: what
+    /// the forward reads and gradients are keyed by.
     pub fn trainable_vars(&self) -> Vec<(String, Var)> {
         self.core.trainable_vars()
+    }
+
+    /// The trainable parameters for the optimizer and checkpoints (with their f32 masters in
+    /// mixed precision).
+    pub fn trainable_params(&self) -> Vec<TrainParam> {
+        self.core.trainable_params()
     }
 
     /// Every weight, `score.weight` included, sorted, detached (sharing storage).

@@ -353,3 +353,86 @@ fn accumulated_micro_batch_gradients_equal_the_full_batch_gradient() {
     );
     assert!(d > 1e-4, "{n0}: {d}");
 }
+
+/// Mixed precision: a bf16 policy trains f32 masters. One AdamW step at lr 1e-6 (LMM-R1's
+/// scale) moves every master that has a gradient by about the learning rate, and the bf16
+/// variables are the masters rounded; the same step on the bf16 weights alone (no masters)
+/// leaves almost all of them unchanged, because the update is far below half a bf16 step.
+#[test]
+fn bf16_masters_move_at_a_small_learning_rate() {
+    use lmmr1_model::{Policy, PolicyOptions};
+    let cfg = lmmr1_model::Config::from_file(fixtures().join("tiny/config.json")).unwrap();
+    let dev = Device::Cpu;
+    let policy = |seed| Policy::random(&cfg, seed, DType::BF16, &dev, &PolicyOptions::default());
+    let mut rng = Rng::new(4);
+    let (inp, mask) = sft_batch(&random_rows(&mut rng, 4, 12), 6);
+    let loss_of = |p: &Policy| {
+        p.forward_backward(&inp, 1, false, |lp| lmmr1_model::sft_loss(lp, &mask))
+            .unwrap()
+            .1
+    };
+    let lr = 1e-6;
+    let adam = AdamWConfig::default();
+
+    // With masters.
+    let p = policy(1).unwrap();
+    let params = p.trainable_params();
+    assert!(params
+        .iter()
+        .all(|q| q.master.is_some() && q.var.dtype() == DType::BF16));
+    let before: Vec<Tensor> = params.iter().map(|q| q.value().copy().unwrap()).collect();
+    let grads = loss_of(&p);
+    let mut opt = AdamW::new(params.clone(), adam).unwrap();
+    opt.step(&grads, lr).unwrap();
+    let (mut moved, mut total) = (0usize, 0usize);
+    for (q, b) in params.iter().zip(&before) {
+        let d = (q.value() - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap();
+        let d = d.to_vec1::<f32>().unwrap();
+        assert!(
+            d.iter().all(|&x| x <= 2.5 * lr as f32),
+            "{}: step above lr",
+            q.name
+        );
+        let rounded = q.value().to_dtype(DType::BF16).unwrap();
+        assert_eq!(bits(&rounded), bits(q.var.as_tensor()), "{}", q.name);
+        // Entries with a gradient (text-only inputs leave the vision tower and the rows of
+        // unused tokens without one).
+        let Some(g) = grads.get(q.var.as_tensor()) else {
+            continue;
+        };
+        let g = g.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
+        for (&x, &gv) in d.iter().zip(&g.to_vec1::<f32>().unwrap()) {
+            if gv != 0.0 {
+                total += 1;
+                moved += (x > 0.0) as usize;
+            }
+        }
+    }
+    assert!(moved * 10 >= total * 9, "masters moved: {moved} of {total}");
+
+    // Without masters: AdamW on the bf16 variables themselves.
+    let p = policy(1).unwrap();
+    let vars = p.trainable_vars();
+    let before: Vec<Tensor> = vars
+        .iter()
+        .map(|(_, v)| v.as_tensor().copy().unwrap())
+        .collect();
+    let grads = loss_of(&p);
+    let mut opt = AdamW::new(vars.clone(), adam).unwrap();
+    opt.step(&grads, lr).unwrap();
+    let (mut changed, mut total) = (0usize, 0usize);
+    for ((_, v), b) in vars.iter().zip(&before) {
+        let (x, y) = (bits(v.as_tensor()), bits(b));
+        total += x.len();
+        changed += x.iter().zip(&y).filter(|(a, b)| a != b).count();
+    }
+    assert!(
+        changed * 100 <= total,
+        "pure bf16 changed {changed} of {total}"
+    );
+}

@@ -9,14 +9,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use candle_core::{DType, Device, Tensor, Var};
+use candle_core::{DType, Device, Tensor};
 use indicatif::{ProgressBar, ProgressStyle};
 use lmmr1_algos::{
     compute_advantages, kl_loss, ppo_clip_loss, value_loss, AdvantageConfig, AdvantageInputs,
     KlConfig, LossScale, PolicyLossConfig, PolicyLossInputs, ValueLossConfig,
 };
 use lmmr1_model::checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, write_atomic};
-use lmmr1_model::optim::{accumulate_grads, clip_grad_norm, AdamW, AdamWConfig, LrSchedule};
+use lmmr1_model::optim::{
+    accumulate_grads, clip_grad_norm, AdamW, AdamWConfig, LrSchedule, TrainParam,
+};
 use lmmr1_model::policy::{Policy, PolicyOptions};
 use lmmr1_model::processor::ImageProcessor;
 use lmmr1_model::tokenizer::Tokenizer;
@@ -178,24 +180,24 @@ fn bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
     b
 }
 
-fn named(vars: &[(String, Var)]) -> Vec<(String, Tensor)> {
-    vars.iter()
-        .map(|(n, v)| (n.clone(), v.as_detached_tensor()))
-        .collect()
+/// The parameters at full precision (f32 masters in mixed precision), by name, for a checkpoint.
+fn named(params: &[TrainParam]) -> Vec<(String, Tensor)> {
+    params.iter().map(|p| (p.name.clone(), p.value())).collect()
 }
 
-/// Copies checkpointed values into variables (by name; every variable must be present).
+/// Copies checkpointed values into parameters (masters and variables; by name; every
+/// parameter must be present).
 fn restore(
-    vars: &[(String, Var)],
+    params: &[TrainParam],
     group: Option<&HashMap<String, Tensor>>,
     what: &str,
 ) -> Result<()> {
     let group = group.ok_or_else(|| Error::Other(format!("checkpoint has no `{what}` group")))?;
-    for (name, var) in vars {
+    for p in params {
         let t = group
-            .get(name)
-            .ok_or_else(|| Error::Other(format!("checkpoint `{what}` lacks tensor {name}")))?;
-        var.set(&t.to_dtype(var.dtype())?.to_device(var.device())?)?;
+            .get(&p.name)
+            .ok_or_else(|| Error::Other(format!("checkpoint `{what}` lacks tensor {}", p.name)))?;
+        p.set(t)?;
     }
     Ok(())
 }
@@ -466,9 +468,14 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         None
     };
     let actor_vars = policy.trainable_vars();
+    let actor_params = policy.trainable_params();
     let critic_vars = critic
         .as_ref()
         .map(|c| c.trainable_vars())
+        .unwrap_or_default();
+    let critic_params = critic
+        .as_ref()
+        .map(|c| c.trainable_params())
         .unwrap_or_default();
     let rows_per_step = cfg.rollout.prompts_per_step * cfg.rollout.n_samples_per_prompt;
     let updates_per_step = rows_per_step / cfg.algorithm.train_batch_size * cfg.algorithm.epochs;
@@ -492,20 +499,20 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         eps: 1e-8,
         weight_decay: cfg.optimizer.weight_decay,
     };
-    let mut actor_opt = AdamW::new(actor_vars.clone(), adam(cfg.optimizer.lr))?;
-    let mut critic_opt = AdamW::new(critic_vars.clone(), adam(cfg.optimizer.critic_lr))?;
+    let mut actor_opt = AdamW::new(actor_params.clone(), adam(cfg.optimizer.lr))?;
+    let mut critic_opt = AdamW::new(critic_params.clone(), adam(cfg.optimizer.critic_lr))?;
     let mut start_step = 0;
     let mut before = EvalResult::default();
     let mut update: u64 = 0;
     if let Some(ck) = &resumed {
-        restore(&actor_vars, ck.groups.get("policy"), "policy")?;
+        restore(&actor_params, ck.groups.get("policy"), "policy")?;
         let st = &ck.state;
         let steps_of = |k: &str| st.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
         if let Some(g) = ck.groups.get("policy_optim") {
             actor_opt.load_state_tensors(g, steps_of("actor_opt_steps"))?;
         }
         if critic.is_some() {
-            restore(&critic_vars, ck.groups.get("critic"), "critic")?;
+            restore(&critic_params, ck.groups.get("critic"), "critic")?;
             if let Some(g) = ck.groups.get("critic_optim") {
                 critic_opt.load_state_tensors(g, steps_of("critic_opt_steps"))?;
             }
@@ -981,11 +988,11 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         let ckpt_due = cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0;
         if ckpt_due || interrupted || step == cfg.train.steps {
             let mut groups = vec![
-                ("policy", named(&actor_vars)),
+                ("policy", named(&actor_params)),
                 ("policy_optim", actor_opt.state_tensors()?),
             ];
             if critic.is_some() {
-                groups.push(("critic", named(&critic_vars)));
+                groups.push(("critic", named(&critic_params)));
                 groups.push(("critic_optim", critic_opt.state_tensors()?));
             }
             let state = json!({

@@ -55,7 +55,7 @@ pub fn warm_start(
     let im_end = encoder.tokenizer.token_id("<|im_end|>");
     let pad = encoder.tokenizer.token_id("<|endoftext|>").unwrap_or(0);
     let mut opt = AdamW::new(
-        policy.trainable_vars(),
+        policy.trainable_params(),
         AdamWConfig {
             lr: cfg.lr,
             ..AdamWConfig::default()
