@@ -33,6 +33,12 @@ pub struct Args {
     /// No progress bars.
     #[arg(long)]
     pub quiet: bool,
+    /// Print the memory plan of this run and exit without loading weights: one JSON object on
+    /// stdout (`total_bytes`, `components`, `fits`, `budget_bytes`, …), a table and what to
+    /// change to fit on stderr. The budget is `model.memory_budget_gb`, else the device's
+    /// memory.
+    #[arg(long)]
+    pub plan: bool,
 }
 
 /// Parses the command line, loads the stage's config and runs the trainer.
@@ -51,6 +57,12 @@ pub fn main_for_stage(stage: &str) -> anyhow::Result<Summary> {
     }
     let cfg = Config::from_file(&config, &overrides)
         .with_context(|| format!("loading {}", config.display()))?;
+    if args.plan {
+        let plan = lmmr1::trainer::plan::plan_run(&cfg).context("planning memory")?;
+        eprint!("{}", plan.report(&cfg));
+        println!("{}", serde_json::to_string_pretty(&plan.json())?);
+        std::process::exit(0);
+    }
     let out = args
         .out
         .clone()

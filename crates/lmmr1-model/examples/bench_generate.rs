@@ -102,7 +102,7 @@ fn main() -> Result<()> {
     println!(
         "{{\"impl\":\"candle\",\"preset\":\"{}\",\"params\":{},\"batch\":{},\"prompt_len\":{},\"new_tokens\":{},\"prefill_s\":{:.6},\"decode_s\":{:.6},\"prefill_tok_s\":{:.1},\"decode_tok_s\":{:.1},\"peak_rss_mb\":{:.1}}}",
         a.preset,
-        cfg.num_params(),
+        lmmr1_model::weights::num_params(&cfg),
         a.batch,
         a.prompt_len,
         a.new_tokens,

@@ -186,7 +186,7 @@ fn main() -> Result<()> {
     println!(
         "{{\"impl\":\"candle\",\"preset\":\"{}\",\"params\":{},\"trainable_params\":{},\"batch\":{},\"seq_len\":{},\"steps\":{},\"step_s\":{:.6},\"fwd_s\":{:.6},\"bwd_s\":{:.6},\"optim_s\":{:.6},\"tok_s\":{:.1},\"loss\":{:.4},\"peak_rss_mb\":{:.1}}}",
         a.preset,
-        cfg.num_params(),
+        lmmr1_model::weights::num_params(&cfg),
         trainable_params,
         a.batch,
         a.seq_len,

@@ -168,14 +168,6 @@ pub fn preset(name: &str) -> Result<Config> {
 }
 
 impl Config {
-    /// Parameter count of the checkpoint tensors (tied embeddings counted once).
-    pub fn num_params(&self) -> usize {
-        crate::weights::expected_tensors(self)
-            .iter()
-            .map(|(_, s)| s.iter().product::<usize>())
-            .sum()
-    }
-
     /// Head width of the decoder.
     pub fn head_dim(&self) -> usize {
         self.hidden_size / self.num_attention_heads

@@ -12,45 +12,9 @@ use crate::error::{input_err, Result};
 use crate::kv_cache::KvCache;
 use crate::model::{Inputs, Qwen25VL};
 use crate::rng::Rng;
+pub use crate::sampling::SamplingParams;
 use crate::sampling::{DeviceSampler, HostSampler};
 use crate::text::causal_mask;
-
-/// Sampling settings.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SamplingParams {
-    /// 0 means greedy (argmax).
-    pub temperature: f64,
-    /// Nucleus mass in (0, 1]; 1 disables.
-    pub top_p: f64,
-    /// Keep the `top_k` most likely tokens; 0 disables.
-    pub top_k: usize,
-    /// RNG seed (the same seed, inputs and settings give the same tokens).
-    pub seed: u64,
-    /// Upper bound on new tokens per row.
-    pub max_new_tokens: usize,
-    /// A row stops after emitting one of these (it is included in the output).
-    pub stop_tokens: Vec<u32>,
-    /// Fed to rows that have stopped while others continue.
-    pub pad_token: u32,
-    /// Tokens never sampled (transformers' `suppress_tokens`), e.g. `<|image_pad|>`, which a
-    /// response must not contain because it would need an image.
-    pub suppress_tokens: Vec<u32>,
-}
-
-impl Default for SamplingParams {
-    fn default() -> Self {
-        Self {
-            temperature: 0.0,
-            top_p: 1.0,
-            top_k: 0,
-            seed: 0,
-            max_new_tokens: 16,
-            stop_tokens: Vec::new(),
-            pad_token: 0,
-            suppress_tokens: Vec::new(),
-        }
-    }
-}
 
 /// Generated continuations.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,6 +16,7 @@ use candle_nn::VarBuilder;
 
 use crate::config::Config;
 use crate::error::{input_err, Result};
+use crate::kernels::is_half;
 use crate::model::{random_weights, Inputs, Qwen25VL};
 use crate::ops::OpsMode;
 use crate::optim::TrainParam;
@@ -83,11 +84,6 @@ pub(crate) fn work_dtype(dtype: DType) -> DType {
     } else {
         DType::F32
     }
-}
-
-/// Whether `dtype` is a half type (mixed precision: half compute, f32 masters).
-pub(crate) fn is_half(dtype: DType) -> bool {
-    matches!(dtype, DType::BF16 | DType::F16)
 }
 
 /// The dtype weights are loaded in for a model computing in `dtype`: f32 for the masters of a
@@ -358,7 +354,11 @@ impl Policy {
         opts: &PolicyOptions,
     ) -> Result<Self> {
         let cfg = Config::from_file(dir.join("config.json"))?;
-        let ts = weights::load_checked(dir, &cfg, load_dtype(dtype), device)?;
+        // f32 for the masters of trainable parameters; a fully frozen model (a reference) loads
+        // straight into its dtype.
+        let all_frozen = opts.freeze.iter().any(|p| p == "*");
+        let ld = if all_frozen { dtype } else { load_dtype(dtype) };
+        let ts = weights::load_checked(dir, &cfg, ld, device)?;
         Self::from_tensors(&cfg, ts, dtype, device, opts)
     }
 

@@ -18,8 +18,44 @@
 use candle_core::{DType, Device, Tensor, D};
 
 use crate::error::Result;
-use crate::generate::SamplingParams;
 use crate::rng::Rng;
+
+/// Sampling settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SamplingParams {
+    /// 0 means greedy (argmax).
+    pub temperature: f64,
+    /// Nucleus mass in (0, 1]; 1 disables.
+    pub top_p: f64,
+    /// Keep the `top_k` most likely tokens; 0 disables.
+    pub top_k: usize,
+    /// RNG seed (the same seed, inputs and settings give the same tokens).
+    pub seed: u64,
+    /// Upper bound on new tokens per row.
+    pub max_new_tokens: usize,
+    /// A row stops after emitting one of these (it is included in the output).
+    pub stop_tokens: Vec<u32>,
+    /// Fed to rows that have stopped while others continue.
+    pub pad_token: u32,
+    /// Tokens never sampled (transformers' `suppress_tokens`), e.g. `<|image_pad|>`, which a
+    /// response must not contain because it would need an image.
+    pub suppress_tokens: Vec<u32>,
+}
+
+impl Default for SamplingParams {
+    fn default() -> Self {
+        Self {
+            temperature: 0.0,
+            top_p: 1.0,
+            top_k: 0,
+            seed: 0,
+            max_new_tokens: 16,
+            stop_tokens: Vec::new(),
+            pad_token: 0,
+            suppress_tokens: Vec::new(),
+        }
+    }
+}
 
 /// `log_softmax(row)[tok]`.
 pub(crate) fn logprob(row: &[f32], tok: usize) -> f32 {
@@ -317,7 +353,7 @@ fn prefix_sum(x: &Tensor) -> Result<Tensor> {
     let mut shift = 1;
     while shift < n {
         let lead = x.narrow(D::Minus1, 0, n - shift)?;
-        let pad = lead.narrow(D::Minus1, 0, shift)?.zeros_like()?;
+        let pad = x.narrow(D::Minus1, 0, shift)?.zeros_like()?;
         x = (&x + Tensor::cat(&[&pad, &lead], D::Minus1)?)?;
         shift *= 2;
     }
@@ -369,4 +405,62 @@ fn first_above(cum: &Tensor, w: &Tensor, target: &Tensor) -> Result<Tensor> {
     let positive = w.gt(0.0)?.to_dtype(DType::F32)?;
     let last = positive.broadcast_mul(&idx)?.max_keepdim(1)?;
     Ok(below.minimum(&last)?.to_dtype(DType::U32)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The doubling prefix sum equals a running sum at every width (powers of two and not).
+    #[test]
+    fn prefix_sums_by_doubling_equal_running_sums() {
+        for n in [1usize, 2, 3, 5, 64, 125, 256, 300, 594] {
+            let v: Vec<f32> = (0..2 * n).map(|i| ((i * 37) % 11) as f32).collect();
+            let x = Tensor::from_vec(v.clone(), (2, n), &Device::Cpu).unwrap();
+            let got = prefix_sum(&x).unwrap().to_vec2::<f32>().unwrap();
+            for (r, row) in v.chunks(n).enumerate() {
+                let mut acc = 0f32;
+                for (j, &x) in row.iter().enumerate() {
+                    acc += x;
+                    assert_eq!(got[r][j], acc, "n {n} row {r} col {j}");
+                }
+            }
+        }
+    }
+
+    /// The device sampler on vocabularies of one, several and many blocks (Qwen2.5-VL's
+    /// 151,936 among them) picks a token with weight, the greedy one when greedy.
+    #[test]
+    fn device_sampler_handles_any_vocabulary_size() {
+        for v in [7usize, 256, 300, 1000, 32_000, 151_936] {
+            let mut rng = Rng::new(v as u64);
+            let logits: Vec<f32> = (0..2 * v).map(|_| (rng.uniform() * 8.0) as f32).collect();
+            let t = Tensor::from_vec(logits.clone(), (2, v), &Device::Cpu).unwrap();
+            let p = SamplingParams {
+                temperature: 1.0,
+                suppress_tokens: vec![0],
+                ..SamplingParams::default()
+            };
+            let picks = DeviceSampler::new(&p, v, &Device::Cpu)
+                .unwrap()
+                .sample(&t, &[Some(0.3), Some(0.999)])
+                .unwrap();
+            for pick in picks {
+                let (tok, lp) = pick.unwrap();
+                assert!(
+                    tok > 0 && (tok as usize) < v && lp < 0.0,
+                    "v {v}: {tok} {lp}"
+                );
+            }
+            let greedy = DeviceSampler::new(&SamplingParams::default(), v, &Device::Cpu)
+                .unwrap()
+                .sample(&t, &[Some(0.0), Some(0.0)])
+                .unwrap();
+            for (r, pick) in greedy.into_iter().enumerate() {
+                let row = &logits[r * v..(r + 1) * v];
+                let best = (0..v).fold(0, |b, i| if row[i] > row[b] { i } else { b });
+                assert_eq!(pick.unwrap().0 as usize, best, "v {v} row {r}");
+            }
+        }
+    }
 }

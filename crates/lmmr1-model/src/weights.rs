@@ -66,6 +66,14 @@ pub fn normalize_name(name: &str) -> String {
     name.to_string()
 }
 
+/// Parameter count of the checkpoint tensors (tied embeddings counted once).
+pub fn num_params(cfg: &Config) -> usize {
+    expected_tensors(cfg)
+        .iter()
+        .map(|(_, s)| s.iter().product::<usize>())
+        .sum()
+}
+
 /// Every tensor the architecture reads, with its shape (hub names). `lm_head.weight` is
 /// included only when the embeddings are not tied.
 pub fn expected_tensors(cfg: &Config) -> Vec<(String, Vec<usize>)> {

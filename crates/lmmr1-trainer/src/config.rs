@@ -3,9 +3,64 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, Result};
+
+/// A setting that is either given or `"auto"`: resolved when the run starts (from the memory
+/// planner and the model, see [`crate::plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Auto<T> {
+    /// Resolved by the trainer.
+    #[default]
+    Auto,
+    /// This value.
+    Set(T),
+}
+
+impl<T: Copy> Auto<T> {
+    /// The value, or `auto` when the setting is `"auto"`.
+    pub fn or(self, auto: T) -> T {
+        match self {
+            Auto::Auto => auto,
+            Auto::Set(v) => v,
+        }
+    }
+}
+
+impl<T: Serialize> Serialize for Auto<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Auto::Auto => s.serialize_str("auto"),
+            Auto::Set(v) => v.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Auto<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr<T> {
+            Word(String),
+            Value(T),
+        }
+        let expected = match std::any::type_name::<T>() {
+            "bool" => "\"auto\", true or false",
+            "usize" | "u64" | "u32" => "\"auto\" or a whole number",
+            _ => "\"auto\" or a value",
+        };
+        match Repr::<T>::deserialize(d)
+            .map_err(|_| serde::de::Error::custom(format!("expected {expected}")))?
+        {
+            Repr::Word(w) if w == "auto" => Ok(Auto::Auto),
+            Repr::Word(w) => Err(serde::de::Error::custom(format!(
+                "expected {expected}, got {w:?}"
+            ))),
+            Repr::Value(v) => Ok(Auto::Set(v)),
+        }
+    }
+}
 
 /// The whole configuration (sections as in `configs/*.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -66,8 +121,15 @@ pub struct ModelConfig {
     pub dtype: String,
     /// Parameter-name prefixes kept frozen (LMM-R1 Sokoban: `["visual"]`).
     pub freeze: Vec<String>,
-    /// Per-layer activation recomputation.
-    pub recompute: bool,
+    /// Per-layer activation recomputation (`true`, `false`, or `"auto"`: on for a checkpoint
+    /// directory, off for the embedded policy).
+    pub recompute: Auto<bool>,
+    /// The memory the run may use, GB (10⁹ bytes), for the planner (`--plan`) and the `"auto"`
+    /// batch sizes; 0 = the device's memory on CUDA, physical RAM on CPU.
+    pub memory_budget_gb: f64,
+    /// TF32 tensor cores for f32 matmuls on CUDA (candle's reduced-precision switch: f32
+    /// inputs and accumulation, 10-bit-mantissa products; no effect on CPU or half dtypes).
+    pub tf32: bool,
     /// Start from this Hugging Face directory when it exists (MGT stages: the FRE-Text run's
     /// `final/`), else from `dir` or the warm-started embedded policy.
     pub init_from: String,
@@ -86,7 +148,9 @@ impl Default for ModelConfig {
             device: "cpu".into(),
             dtype: "f32".into(),
             freeze: Vec::new(),
-            recompute: false,
+            recompute: Auto::Auto,
+            memory_budget_gb: 0.0,
+            tf32: true,
             init_from: String::new(),
             seed: 42,
             min_pixels: 4 * 28 * 28,
@@ -218,8 +282,9 @@ pub struct RolloutSection {
     pub top_p: f64,
     /// Top-k (0 = off).
     pub top_k: usize,
-    /// Sequences generated together.
-    pub generation_batch: usize,
+    /// Sequences generated together (`"auto"`: the largest power of two up to 256 and the
+    /// rollout's rows that the memory budget holds).
+    pub generation_batch: Auto<usize>,
 }
 
 impl Default for RolloutSection {
@@ -231,7 +296,7 @@ impl Default for RolloutSection {
             temperature: 1.0,
             top_p: 1.0,
             top_k: 0,
-            generation_batch: 256,
+            generation_batch: Auto::Auto,
         }
     }
 }
@@ -264,8 +329,9 @@ pub struct AlgorithmConfig {
     pub epochs: usize,
     /// Sequences per optimizer step (`train_batch_size`).
     pub train_batch_size: usize,
-    /// Sequences per forward/backward (`micro_train_batch_size`).
-    pub micro_batch_size: usize,
+    /// Sequences per forward/backward (`micro_train_batch_size`; `"auto"`: the largest power
+    /// of two up to 128 and `train_batch_size` that the memory budget holds).
+    pub micro_batch_size: Auto<usize>,
     /// Value clip ε (critic).
     pub value_clip: f64,
 }
@@ -285,7 +351,7 @@ impl Default for AlgorithmConfig {
             entropy_coef: 0.0,
             epochs: 1,
             train_batch_size: 256,
-            micro_batch_size: 128,
+            micro_batch_size: Auto::Auto,
             value_clip: 0.2,
         }
     }
@@ -421,7 +487,10 @@ impl Config {
             self.rollout.n_samples_per_prompt,
         )?;
         pos("rollout.max_new_tokens", self.rollout.max_new_tokens)?;
-        pos("rollout.generation_batch", self.rollout.generation_batch)?;
+        pos(
+            "rollout.generation_batch",
+            self.rollout.generation_batch.or(1),
+        )?;
         pos("algorithm.epochs", self.algorithm.epochs)?;
         pos(
             "algorithm.train_batch_size",
@@ -429,8 +498,14 @@ impl Config {
         )?;
         pos(
             "algorithm.micro_batch_size",
-            self.algorithm.micro_batch_size,
+            self.algorithm.micro_batch_size.or(1),
         )?;
+        if !(self.model.memory_budget_gb >= 0.0 && self.model.memory_budget_gb.is_finite()) {
+            return Err(config_err(format!(
+                "model.memory_budget_gb must be ≥ 0 (0 = the device's memory), got {}",
+                self.model.memory_budget_gb
+            )));
+        }
         pos("train.eval_pass_k", self.train.eval_pass_k)?;
         pos("train.keep_checkpoints", self.train.keep_checkpoints)?;
         if !(self.rollout.top_p > 0.0 && self.rollout.top_p <= 1.0) {

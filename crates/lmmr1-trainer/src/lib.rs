@@ -13,12 +13,14 @@
 //! * [`warm_start`]: supervised fine-tuning on demonstrations;
 //! * [`eval`]: greedy accuracy, format rate and sampled pass@k;
 //! * [`output`]: `metrics.jsonl`, `samples.jsonl`, plots, `summary.json`;
+//! * [`plan`]: the memory plan (`--plan`) and the `"auto"` settings resolved from it;
 //! * [`trainer`]: the loop.
 
 pub mod config;
 pub mod data;
 pub mod eval;
 pub mod output;
+pub mod plan;
 pub mod tiny;
 pub mod trainer;
 pub mod warm_start;

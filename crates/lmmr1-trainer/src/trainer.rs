@@ -34,6 +34,7 @@ use crate::config::Config;
 use crate::data;
 use crate::eval::{episode_of, evaluate, evaluate_episodes, solved, system_turns, EvalResult};
 use crate::output::{metrics_row, write_plots, JsonLines};
+use crate::plan::{self, Resolved};
 use crate::{io_err, tiny, warm_start, Error, Result};
 
 /// How to run.
@@ -221,11 +222,12 @@ fn setup(
     fresh: bool,
     exclude: &HashSet<u64>,
     progress: bool,
+    resolved: &Resolved,
     summary: &mut Summary,
 ) -> Result<Setup> {
     let popts = PolicyOptions {
         freeze: cfg.model.freeze.clone(),
-        recompute: cfg.model.recompute,
+        recompute: resolved.recompute,
     };
     let start_dir = model_dir(cfg);
     let embedded = start_dir.is_none();
@@ -272,7 +274,7 @@ fn setup(
     let build_opts = if embedded || warm {
         PolicyOptions {
             freeze: Vec::new(),
-            recompute: cfg.model.recompute,
+            recompute: resolved.recompute,
         }
     } else {
         popts.clone()
@@ -392,6 +394,32 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
     let device = lmmr1_model::device(&cfg.model.device)?;
     let dtype = lmmr1_model::dtype(&cfg.model.dtype)?;
+    if device.is_cuda() {
+        lmmr1_model::set_tf32(cfg.model.tf32);
+    }
+    // The "auto" settings, from the memory plan of this run.
+    let (model_cfg, from_dir) = plan::model_config(cfg)?;
+    let resolved = plan::resolve(cfg, &model_cfg, from_dir, Some(&device))?;
+    eprintln!(
+        "memory plan: {:.2} GB of {:.2} GB (recompute {}, micro-batch {}, generation batch {}){}",
+        resolved.plan.total_bytes as f64 / 1e9,
+        resolved.budget_bytes as f64 / 1e9,
+        resolved.recompute,
+        resolved.micro_batch,
+        resolved.generation_batch,
+        if resolved.fits() {
+            String::new()
+        } else {
+            format!(
+                "; it may NOT FIT, see `--plan`; e.g. {}",
+                resolved
+                    .suggestions(cfg)
+                    .first()
+                    .cloned()
+                    .unwrap_or_default()
+            )
+        }
+    );
     let ckpt_root = out.join("checkpoints");
     let resumed = if opts.resume {
         load_latest_checkpoint(&ckpt_root)?
@@ -433,6 +461,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         fresh,
         &exclude,
         opts.progress,
+        &resolved,
         &mut summary,
     )?;
     summary.model = label;
@@ -454,7 +483,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     let popts = PolicyOptions {
         freeze: cfg.model.freeze.clone(),
-        recompute: cfg.model.recompute,
+        recompute: resolved.recompute,
     };
     let critic = if cfg.needs_critic() {
         Some(ValueModel::from_dir(
@@ -545,7 +574,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         temperature: cfg.rollout.temperature,
         top_p: cfg.rollout.top_p,
         top_k: cfg.rollout.top_k,
-        generation_batch: cfg.rollout.generation_batch,
+        generation_batch: resolved.generation_batch,
         stop_tokens,
         pad_token: pad,
         suppress_tokens: [
@@ -594,7 +623,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     let kl_in_reward = cfg.needs_reference() && !cfg.algorithm.use_kl_loss;
     let want_entropy = cfg.train.log_entropy || cfg.algorithm.entropy_coef != 0.0;
-    let micro = cfg.algorithm.micro_batch_size;
+    let micro = resolved.micro_batch;
 
     let do_eval = |step: usize, log: &mut JsonLines, summary: &mut Summary| -> Result<EvalResult> {
         let t = Instant::now();

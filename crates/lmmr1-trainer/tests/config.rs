@@ -104,6 +104,17 @@ fn bad_values_name_the_key() {
         ),
         ("train.on_nonfinite=\"ignore\"", "train.on_nonfinite"),
         ("model.dtype=\"f8\"", "model.dtype"),
+        ("algorithm.micro_batch_size=0", "algorithm.micro_batch_size"),
+        (
+            "algorithm.micro_batch_size=-2",
+            "algorithm.micro_batch_size",
+        ),
+        (
+            "rollout.generation_batch=\"all\"",
+            "rollout.generation_batch",
+        ),
+        ("model.recompute=\"maybe\"", "model.recompute"),
+        ("model.memory_budget_gb=nan", "model.memory_budget_gb"),
     ] {
         let e = Config::from_toml_str("", "x.toml", &[set.into()])
             .unwrap_err()
@@ -150,4 +161,75 @@ fn every_estimator_name_is_accepted() {
         Config::from_toml_str("", "x.toml", &[format!("algorithm.estimator={est}")])
             .unwrap_or_else(|e| panic!("{est}: {e}"));
     }
+}
+
+/// `"auto"` or a value: the `"auto"` settings parse both ways and round-trip.
+#[test]
+fn auto_settings_take_auto_or_a_value() {
+    use lmmr1_trainer::config::Auto;
+    let cfg = Config::from_toml_str("", "x.toml", &[]).unwrap();
+    assert_eq!(cfg.model.recompute, Auto::Auto);
+    assert_eq!(cfg.algorithm.micro_batch_size, Auto::Auto);
+    let cfg = Config::from_toml_str(
+        "[model]\nrecompute = true\n[algorithm]\nmicro_batch_size = 8\n",
+        "x.toml",
+        &["rollout.generation_batch=32".into()],
+    )
+    .unwrap();
+    assert_eq!(cfg.model.recompute, Auto::Set(true));
+    assert_eq!(cfg.algorithm.micro_batch_size, Auto::Set(8));
+    assert_eq!(cfg.rollout.generation_batch, Auto::Set(32));
+    let back = Config::from_toml_str(&cfg.to_toml().unwrap(), "back.toml", &[]).unwrap();
+    assert_eq!(back, cfg);
+    let auto = Config::from_toml_str("", "x.toml", &["model.recompute=auto".into()]).unwrap();
+    assert_eq!(auto.model.recompute, Auto::Auto);
+}
+
+/// `--plan`'s resolution: the embedded policy does not recompute and takes the stage's batch
+/// sizes; the 3B recipe at 80 GB resolves `"auto"` to sizes that fit, in f32 it does not fit.
+#[test]
+fn the_memory_plan_resolves_auto_settings() {
+    let stage = Config::from_file(&repo().join("configs/fre_text.toml"), &[]).unwrap();
+    let p = lmmr1_trainer::plan::plan_run(&stage).unwrap();
+    assert!(!p.recompute && p.micro_batch == 128 && p.generation_batch == 256);
+    assert!(p.fits(), "{}", p.report(&stage));
+    let model = repo().join("configs/models/qwen2.5-vl-3b-instruct");
+    let set = |extra: &[&str]| {
+        let mut o = vec![
+            format!("model.dir={:?}", model.display().to_string()),
+            "model.memory_budget_gb=80".to_string(),
+        ];
+        o.extend(extra.iter().map(|s| s.to_string()));
+        Config::from_file(&repo().join("configs/fre_text_3b.toml"), &o).unwrap()
+    };
+    let cfg = set(&[]);
+    let p = lmmr1_trainer::plan::plan_run(&cfg).unwrap();
+    assert!(p.recompute && p.fits(), "{}", p.report(&cfg));
+    assert!(
+        p.micro_batch >= 1 && p.generation_batch >= 16,
+        "{:?}",
+        p.json()
+    );
+    let json = p.json();
+    for k in [
+        "weights",
+        "master_weights",
+        "gradients",
+        "optimizer",
+        "reference",
+        "critic",
+        "activations",
+        "kv_cache",
+        "logits",
+    ] {
+        assert!(json["components"][k].is_u64(), "{k}");
+    }
+    let f32 = set(&["model.dtype=\"f32\""]);
+    let p = lmmr1_trainer::plan::plan_run(&f32).unwrap();
+    assert!(!p.fits());
+    assert!(
+        p.report(&f32).contains("model.dtype=\"bf16\""),
+        "{}",
+        p.report(&f32)
+    );
 }

@@ -167,6 +167,11 @@ pub(crate) fn poisoned(what: &str) -> candle_core::Error {
     candle_core::Error::Msg(format!("{what}: poisoned"))
 }
 
+/// Whether `dtype` is a half type (bf16, f16): mixed precision keeps f32 masters for it.
+pub fn is_half(dtype: DType) -> bool {
+    matches!(dtype, DType::BF16 | DType::F16)
+}
+
 /// The dtype the compositions compute reductions in: f64 stays f64 (gradient checks), the
 /// rest (f32, bf16, f16) uses f32.
 pub fn work_dtype(dtype: DType) -> DType {
