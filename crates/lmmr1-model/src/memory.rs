@@ -282,7 +282,11 @@ pub fn plan(cfg: &Config, w: &Workload) -> MemoryPlan {
         let mut c = cfg.clone();
         c.tie_word_embeddings = true;
         let (call, ctrain) = param_counts(&c, &w.freeze);
-        let ctrain = ctrain + cfg.hidden_size as u64;
+        // The value head `score` (1 × hidden), always trained.
+        let (call, ctrain) = (
+            call + cfg.hidden_size as u64,
+            ctrain + cfg.hidden_size as u64,
+        );
         call * ds + ctrain * (8 + if mixed { 4 } else { 0 } + 4) + packed_twice(call - ctrain) * ds
     } else {
         0
@@ -421,6 +425,21 @@ mod tests {
         assert_eq!(p.get("optimizer"), 8 * train);
         assert_eq!(p.get("reference"), 2 * all);
         assert_eq!(p.get("critic"), 0);
+        // A critic: its weights, masters, moments and accumulated gradients (tied backbone, no
+        // LM head, plus the value head), with and without a frozen tower.
+        for freeze in [vec![], vec!["visual".to_string()]] {
+            let c = plan(
+                &cfg,
+                &Workload {
+                    critic: true,
+                    freeze: freeze.clone(),
+                    ..workload()
+                },
+            );
+            let (_, t) = param_counts(&cfg, &freeze);
+            let h = cfg.hidden_size as u64;
+            assert_eq!(c.get("critic"), 2 * (all + h) + 16 * (t + h), "{freeze:?}");
+        }
         let fixed: u64 = [
             "weights",
             "master_weights",
