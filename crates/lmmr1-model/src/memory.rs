@@ -93,6 +93,11 @@ impl MemoryPlan {
             .map_or(0, |c| c.1)
     }
 
+    /// The bytes held for the whole run: weights, masters, optimizer, reference, critic.
+    pub fn static_bytes(&self) -> u64 {
+        STATIC.iter().map(|k| self.get(k)).sum()
+    }
+
     /// `"training"` or `"generation"`, whichever holds more.
     pub fn peak_phase(&self) -> &'static str {
         if self.training_bytes >= self.generation_bytes {
@@ -134,6 +139,15 @@ pub fn device_memory_bytes(device: &Device) -> crate::Result<u64> {
         ))),
     }
 }
+
+/// The components held for the whole run.
+const STATIC: [&str; 5] = [
+    "weights",
+    "master_weights",
+    "optimizer",
+    "reference",
+    "critic",
+];
 
 /// Parameter counts: `(all, trainable)` of a model's checkpoint tensors under `freeze`.
 pub fn param_counts(cfg: &Config, freeze: &[String]) -> (u64, u64) {
@@ -187,15 +201,20 @@ impl Stack {
         }
     }
 
-    /// Bytes one layer's training graph keeps per token that attends to `keys` keys.
-    fn train_bytes_per_token(&self, keys: u64, ds: u64, path: KernelPath) -> u64 {
-        let (h, i, nh, nkv, hd) = (
+    /// `(hidden, intermediate, heads, kv heads, head dim)`.
+    fn dims(&self) -> (u64, u64, u64, u64, u64) {
+        (
             self.hidden,
             self.inter,
             self.heads,
             self.kv_heads,
             self.head_dim,
-        );
+        )
+    }
+
+    /// Bytes one layer's training graph keeps per token that attends to `keys` keys.
+    fn train_bytes_per_token(&self, keys: u64, ds: u64, path: KernelPath) -> u64 {
+        let (h, i, nh, nkv, hd) = self.dims();
         match path {
             // Nodes keep their inputs; outputs: two norms, q/k/v, their contiguous copies,
             // two RoPE outputs, the transposed keys, the attention output and its transposed
@@ -240,13 +259,7 @@ impl Stack {
     /// add transposed copies; on the portable path the attention phase holds the scores, their
     /// scaled and masked f32 versions and the softmax (`max(2·ds + 8, ds + 12)` bytes each).
     fn infer_bytes_per_token(&self, keys: u64, ds: u64, path: KernelPath) -> u64 {
-        let (h, i, nh, nkv, hd) = (
-            self.hidden,
-            self.inter,
-            self.heads,
-            self.kv_heads,
-            self.head_dim,
-        );
+        let (h, i, nh, nkv, hd) = self.dims();
         match path {
             KernelPath::Native => ds * (4 * h + 3 * i + 4 * nh * hd),
             KernelPath::Portable => {

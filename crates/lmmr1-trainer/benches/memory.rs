@@ -42,110 +42,37 @@ struct Case {
     gen_batch: usize,
 }
 
-const CASES: [Case; 9] = [
+/// `(model, phase, portable, recompute, micro-batch, prompt, new tokens, generation batch)`;
+/// every training case does two micro-batches per update.
+const CASES: [(&str, Phase, bool, bool, usize, usize, usize, usize); 9] = [
     // The embedded policy at fre_text's shapes: 128 rows of ~64 + 48 tokens per micro-batch,
-    // two per update, 256 sequences generated together.
-    Case {
-        model: "embedded",
-        phase: Phase::Train,
-        portable: false,
-        recompute: false,
-        micro: 128,
-        updates: 2,
-        prompt: 64,
-        new_tokens: 48,
-        gen_batch: 256,
-    },
-    Case {
-        model: "embedded",
-        phase: Phase::Generate,
-        portable: false,
-        recompute: false,
-        micro: 128,
-        updates: 2,
-        prompt: 64,
-        new_tokens: 48,
-        gen_batch: 256,
-    },
-    Case {
-        model: "embedded",
-        phase: Phase::Train,
-        portable: true,
-        recompute: false,
-        micro: 128,
-        updates: 2,
-        prompt: 64,
-        new_tokens: 48,
-        gen_batch: 256,
-    },
-    Case {
-        model: "embedded",
-        phase: Phase::Generate,
-        portable: true,
-        recompute: false,
-        micro: 128,
-        updates: 2,
-        prompt: 64,
-        new_tokens: 48,
-        gen_batch: 256,
-    },
-    // The 100m preset: 8 rows of 256 + 256 tokens.
-    Case {
-        model: "100m",
-        phase: Phase::Train,
-        portable: false,
-        recompute: false,
-        micro: 8,
-        updates: 2,
-        prompt: 256,
-        new_tokens: 256,
-        gen_batch: 32,
-    },
-    Case {
-        model: "100m",
-        phase: Phase::Train,
-        portable: false,
-        recompute: true,
-        micro: 8,
-        updates: 2,
-        prompt: 256,
-        new_tokens: 256,
-        gen_batch: 32,
-    },
-    Case {
-        model: "100m",
-        phase: Phase::Generate,
-        portable: false,
-        recompute: false,
-        micro: 8,
-        updates: 2,
-        prompt: 256,
-        new_tokens: 256,
-        gen_batch: 32,
-    },
-    Case {
-        model: "100m",
-        phase: Phase::Generate,
-        portable: true,
-        recompute: true,
-        micro: 4,
-        updates: 2,
-        prompt: 256,
-        new_tokens: 256,
-        gen_batch: 32,
-    },
-    Case {
-        model: "100m",
-        phase: Phase::Train,
-        portable: true,
-        recompute: true,
-        micro: 4,
-        updates: 2,
-        prompt: 256,
-        new_tokens: 256,
-        gen_batch: 32,
-    },
+    // 256 sequences generated together.
+    ("embedded", Phase::Train, false, false, 128, 64, 48, 256),
+    ("embedded", Phase::Generate, false, false, 128, 64, 48, 256),
+    ("embedded", Phase::Train, true, false, 128, 64, 48, 256),
+    ("embedded", Phase::Generate, true, false, 128, 64, 48, 256),
+    // The 100m preset: 8 rows of 256 + 256 tokens (4 on the portable path).
+    ("100m", Phase::Train, false, false, 8, 256, 256, 32),
+    ("100m", Phase::Train, false, true, 8, 256, 256, 32),
+    ("100m", Phase::Generate, false, false, 8, 256, 256, 32),
+    ("100m", Phase::Generate, true, true, 4, 256, 256, 32),
+    ("100m", Phase::Train, true, true, 4, 256, 256, 32),
 ];
+
+fn case(i: usize) -> Case {
+    let (model, phase, portable, recompute, micro, prompt, new_tokens, gen_batch) = CASES[i];
+    Case {
+        model,
+        phase,
+        portable,
+        recompute,
+        micro,
+        updates: 2,
+        prompt,
+        new_tokens,
+        gen_batch,
+    }
+}
 
 fn model_config(name: &str) -> Config {
     match name {
@@ -265,8 +192,7 @@ fn child(c: &Case) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--child") {
-        let case = CASES[args[i + 1].parse::<usize>()?];
-        return child(&case);
+        return child(&case(args[i + 1].parse::<usize>()?));
     }
     println!(
         "| model | phase | kernels | recompute | shape | predicted MB | measured MB | measured / predicted |"
@@ -274,10 +200,11 @@ fn main() -> anyhow::Result<()> {
     println!("|---|---|---|---|---|---|---|---|");
     let picked: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
     let mut worst: f64 = 0.0;
-    for (i, c) in CASES.iter().enumerate() {
+    for i in 0..CASES.len() {
         if !picked.is_empty() && !picked.contains(&i) {
             continue;
         }
+        let c = &case(i);
         let out = Command::new(std::env::current_exe()?)
             .args(["--child", &i.to_string()])
             .env(
