@@ -44,7 +44,9 @@ struct Case {
 
 /// `(model, phase, portable, recompute, micro-batch, prompt, new tokens, generation batch)`;
 /// every training case does two micro-batches per update.
-const CASES: [(&str, Phase, bool, bool, usize, usize, usize, usize); 9] = [
+type CaseRow = (&'static str, Phase, bool, bool, usize, usize, usize, usize);
+
+const CASES: [CaseRow; 9] = [
     // The embedded policy at fre_text's shapes: 128 rows of ~64 + 48 tokens per micro-batch,
     // 256 sequences generated together.
     ("embedded", Phase::Train, false, false, 128, 64, 48, 256),
