@@ -307,12 +307,14 @@ pub fn causal_mask(
     device: &Device,
 ) -> candle_core::Result<Tensor> {
     let tk = past + t;
-    // f32::MIN would round to -inf in bf16/f16; -3e38 does not (f16 callers get -inf clamped
-    // by candle's cast, which the finite scores still dominate).
-    let neg = if dtype == DType::F32 {
-        f32::MIN
-    } else {
-        -3.0e38
+    // The most negative finite value of the dtype: a row whose keys are all blocked (a pad
+    // query) then gets a uniform softmax, where −∞ would give NaN (−∞ − (−∞)) and spread it
+    // through every masked sum. f32::MIN rounds to −∞ in bf16 and f16; −3e38 stays finite in
+    // bf16, and f16 tops out at 65,504.
+    let neg = match dtype {
+        DType::F16 => -65_504.0,
+        DType::BF16 => -3.0e38,
+        _ => f32::MIN,
     };
     let mut m = vec![0f32; batch * t * tk];
     for b in 0..batch {

@@ -290,6 +290,44 @@ fn every_trainable_parameter_gets_a_gradient() {
     assert!(bad.is_empty(), "tied: {bad:?}");
 }
 
+/// Mixed precision (bf16 and f16 compute, f32 masters), with and without recompute: every
+/// trainable parameter gets a finite, non-zero gradient through the half-precision forward, in
+/// its variable's dtype, and the loss and log-probs are f32.
+#[test]
+fn every_trainable_parameter_gets_a_gradient_in_half_precision() {
+    let inp = inputs("image_batch");
+    let start = 2;
+    let mask = response_mask(&inp, start);
+    let adv = advantages(&inp, start, 3);
+    for dtype in [DType::BF16, DType::F16] {
+        for recompute in [false, true] {
+            let opts = PolicyOptions {
+                freeze: Vec::new(),
+                recompute,
+            };
+            let p = Policy::from_dir(&fixtures().join("tiny"), dtype, &Device::Cpu, &opts).unwrap();
+            let params = p.trainable_params();
+            assert!(params.iter().all(
+                |q| q.var.dtype() == dtype && q.master.as_ref().unwrap().dtype() == DType::F32
+            ));
+            let (loss, grads) = p
+                .forward_backward(&inp, start, true, |lp| {
+                    assert_eq!(lp.logp.dtype(), DType::F32);
+                    pg_loss(lp, &adv, &mask, 0.01)
+                })
+                .unwrap();
+            assert_eq!(loss.dtype(), DType::F32);
+            assert!(loss.to_scalar::<f32>().unwrap().is_finite());
+            let vars = p.trainable_vars();
+            let bad = bad_grads(&vars, &grads);
+            assert!(bad.is_empty(), "{dtype:?} recompute {recompute}: {bad:?}");
+            assert!(vars
+                .iter()
+                .all(|(_, v)| grads.get(v.as_tensor()).unwrap().dtype() == dtype));
+        }
+    }
+}
+
 fn value_loss(v: &Tensor, mask: &Tensor) -> lmmr1_model::Result<Tensor> {
     let target = (mask * 0.5)?;
     Ok((v - target)?.sqr()?.mul(mask)?.sum_all()?)
