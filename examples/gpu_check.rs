@@ -2,6 +2,8 @@
 //! line on stdout (the script measures the peak GPU memory around it with `nvidia-smi` and
 //! prints the table).
 //!
+//! Run from the repository's root (it reads the parity fixtures and configs there):
+//!
 //! ```text
 //! cargo run --release --features cuda --example gpu_check -- parity --device cuda --dtype bf16
 //! cargo run --release --features cuda --example gpu_check -- decode --device cuda --batches 1,16,64
@@ -12,8 +14,8 @@
 //!
 //! Subcommands:
 //! * `parity`: the committed tiny checkpoints' logits against transformers' (the parity
-//!   fixtures of `lmmr1-model`; ≤ 1e-4 in f32 with TF32 off, ≤ 0.15 in bf16) and greedy
-//!   generation against transformers' tokens;
+//!   fixtures of `lmmr1-model`; ≤ 1e-4 in f32 with TF32 off, ≤ 3 % of each case's largest
+//!   logit in bf16) and greedy generation against transformers' tokens (f32);
 //! * `decode`: tokens/s of greedy decoding on the random `100m` preset at several batch sizes;
 //! * `train-step`: a forward + backward + AdamW step of the `100m` preset, tokens/s;
 //! * `fre-text`: a short `fre_text` run (`configs/fre_text.toml`, a text-only warm start);
@@ -78,15 +80,37 @@ enum Cmd {
         steps: usize,
     },
     /// A Qwen2.5-VL-3B-shaped random model: one training step or one generation.
+    #[command(name = "probe-3b")]
     Probe3b {
         /// `train` or `generate`.
         #[arg(long, default_value = "train")]
         what: String,
+        /// The model's `config.json` (another shape for a dry run on a small machine).
+        #[arg(
+            long,
+            default_value = "configs/models/qwen2.5-vl-3b-instruct/config.json"
+        )]
+        config: PathBuf,
     },
 }
 
+/// Files are read relative to the working directory, the repository's root (the binary may
+/// have been built on another machine, tools/build_gpu_check.sh).
+fn repo(path: &str) -> PathBuf {
+    PathBuf::from(path)
+}
+
 fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/lmmr1-model/tests/fixtures")
+    repo("crates/lmmr1-model/tests/fixtures")
+}
+
+/// The first id that is not plain text (the vocabulary's end or a vision special token).
+fn text_ids_below(cfg: &Config) -> u32 {
+    (cfg.vocab_size as u32)
+        .min(cfg.vision_start_token_id)
+        .min(cfg.vision_end_token_id)
+        .min(cfg.image_token_id)
+        .min(cfg.video_token_id)
 }
 
 fn random_ids(n: usize, below: u32, seed: u64) -> Vec<u32> {
@@ -110,7 +134,8 @@ fn parity(device: &Device, dtype: DType) -> Result<serde_json::Value> {
             .cloned()
             .with_context(|| format!("fixture {k}"))
     };
-    let tol = if dtype == DType::F32 { 1e-4 } else { 0.15 };
+    // f32: absolute, as the parity tests; half types: relative to each case's largest logit.
+    let tol = if dtype == DType::F32 { 1e-4 } else { 0.03 };
     let mut worst = 0f32;
     let mut greedy_ok = true;
     for (model_name, cases) in [
@@ -151,10 +176,17 @@ fn parity(device: &Device, dtype: DType) -> Result<serde_json::Value> {
                 .to_device(&Device::Cpu)?;
             let want = get(&format!("{case}.logits"))?;
             let v = logits.dim(2)?;
+            // bf16: relative to the case's logit scale (the tied checkpoint's reach ±53).
+            let scale = if dtype == DType::F32 {
+                1.0
+            } else {
+                want.abs()?.max_all()?.to_scalar::<f32>()?.max(1.0)
+            };
             let d = logits.sub(&want)?.abs()?.flatten_all()?.to_vec1::<f32>()?;
             for (p, &m) in mask.iter().enumerate() {
                 if m != 0 {
-                    worst = worst.max(d[p * v..(p + 1) * v].iter().copied().fold(0.0, f32::max));
+                    let row = d[p * v..(p + 1) * v].iter().copied().fold(0.0, f32::max);
+                    worst = worst.max(row / scale);
                 }
             }
             let want = u32s(&format!("{case}.greedy"))?;
@@ -175,7 +207,7 @@ fn parity(device: &Device, dtype: DType) -> Result<serde_json::Value> {
     }
     Ok(json!({
         "check": "parity", "dtype": format!("{dtype:?}").to_lowercase(),
-        "max_abs_logit_diff": worst, "tolerance": tol,
+        "max_logit_diff": worst, "relative": dtype != DType::F32, "tolerance": tol,
         "greedy_equal": greedy_ok, "ok": worst <= tol && greedy_ok,
     }))
 }
@@ -258,7 +290,7 @@ fn fre_text(device: &str, dtype: &str, out: &Path, steps: usize) -> Result<serde
     ]
     .into_iter()
     .collect();
-    let cfg_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/fre_text.toml");
+    let cfg_path = repo("configs/fre_text.toml");
     let cfg = lmmr1::trainer::Config::from_file(&cfg_path, &overrides)?;
     let mut opts = lmmr1::trainer::RunOptions::new(out);
     opts.resume = false;
@@ -270,9 +302,8 @@ fn fre_text(device: &str, dtype: &str, out: &Path, steps: usize) -> Result<serde
         "wall_time_s": s.wall_time_s, "ok": s.mean_reward_after > s.mean_reward_before + 0.05}))
 }
 
-fn probe_3b(device: &Device, what: &str) -> Result<serde_json::Value> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/models/qwen2.5-vl-3b-instruct");
-    let cfg = Config::from_file(dir.join("config.json"))?;
+fn probe_3b(device: &Device, what: &str, config: &Path) -> Result<serde_json::Value> {
+    let cfg = Config::from_file(config)?;
     let dtype = DType::BF16;
     let freeze = vec!["visual".to_string()];
     let (rows, prompt, new) = match what {
@@ -319,7 +350,7 @@ fn probe_3b(device: &Device, what: &str) -> Result<serde_json::Value> {
     let predicted = match what {
         "train" => {
             let t = prompt + new;
-            let inp = Inputs::text(1, random_ids(t, 150_000, 3), vec![1; t])?;
+            let inp = Inputs::text(1, random_ids(t, text_ids_below(&cfg), 3), vec![1; t])?;
             let vars = policy.trainable_vars();
             let (loss, g) = policy
                 .forward_backward(&inp, prompt, false, |lp| Ok(lp.logp.mean_all()?.neg()?))?;
@@ -339,7 +370,7 @@ fn probe_3b(device: &Device, what: &str) -> Result<serde_json::Value> {
             let model = policy.rollout_model()?;
             let inp = Inputs::text(
                 rows,
-                random_ids(rows * prompt, 150_000, 4),
+                random_ids(rows * prompt, text_ids_below(&cfg), 4),
                 vec![1; rows * prompt],
             )?;
             let g = generate(
@@ -378,7 +409,7 @@ fn main() -> Result<()> {
         } => decode(&device, dtype, batches, *prompt_len, *new_tokens)?,
         Cmd::TrainStep { batch, seq_len } => train_step(&device, dtype, *batch, *seq_len)?,
         Cmd::FreText { out, steps } => fre_text(&a.device, &a.dtype, out, *steps)?,
-        Cmd::Probe3b { what } => probe_3b(&device, what)?,
+        Cmd::Probe3b { what, config } => probe_3b(&device, what, config)?,
     };
     println!("{out}");
     Ok(())
