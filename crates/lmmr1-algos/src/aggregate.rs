@@ -1,12 +1,12 @@
 //! Loss aggregation: how a per-token loss matrix becomes one scalar (`rl-conventions.md` §2.8).
 
 use candle_core::Tensor;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{dims2, expect_shape, mask_like, AlgoError, Result};
 
 /// How a `(B, T)` per-token loss is reduced to a scalar; names as verl's `loss_agg_mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum LossAggregation {
     /// `Σ_{i,t} m·L / N_tok` over the global mini-batch (verl default, DAPO, OpenRLHF now).
     #[default]

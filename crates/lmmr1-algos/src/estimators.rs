@@ -3,7 +3,7 @@
 //! function per step.
 
 use candle_core::{DType, Tensor};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::metrics::masked_stats;
 use crate::reward::token_level_rewards;
@@ -13,7 +13,7 @@ use crate::{dims2, expect_shape, mask_like, AlgoError, Metrics, Result};
 pub const WHITEN_VAR_FLOOR: f64 = 1e-8;
 
 /// The advantage estimator; names as OpenRLHF `--advantage_estimator`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AdvantageEstimator {
     /// REINFORCE++-baseline (LMM-R1 default): `R − mean_g`, k1 KL in the token reward, γ = 1
@@ -30,6 +30,24 @@ pub enum AdvantageEstimator {
     Rloo,
     /// REINFORCE++: raw `R`, γ-discounted returns, global whitening.
     Reinforce,
+}
+
+impl AdvantageEstimator {
+    /// Whether the estimator reads critic values (`gae`).
+    pub fn needs_critic(self) -> bool {
+        self == AdvantageEstimator::Gae
+    }
+
+    /// Whether its baseline comes from the other samples of the same prompt.
+    pub fn uses_groups(self) -> bool {
+        matches!(
+            self,
+            AdvantageEstimator::ReinforceBaseline
+                | AdvantageEstimator::GroupNorm
+                | AdvantageEstimator::DrGrpo
+                | AdvantageEstimator::Rloo
+        )
+    }
 }
 
 /// Configuration of [`compute_advantages`].

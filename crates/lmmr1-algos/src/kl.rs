@@ -2,7 +2,7 @@
 //! (`rl-conventions.md` §2.2–2.3). Throughout, `d = logπθ − logπref`.
 
 use candle_core::Tensor;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{aggregate_loss, LossAggregation, LossScale};
 use crate::{expect_shape, AlgoError, Metrics, Result};
@@ -13,7 +13,7 @@ pub const K3_LOG_RATIO_CLAMP: f64 = 20.0;
 pub const K3_VALUE_CLAMP: f64 = 10.0;
 
 /// The per-token KL estimator; names as OpenRLHF `--kl_estimator`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum KlEstimator {
     /// `d` (LMM-R1's default, meant for KL-in-reward).
@@ -124,7 +124,7 @@ pub fn kl_loss(
 }
 
 /// The KL coefficient β and how it evolves (OpenRLHF `FixedKLController` / `AdaptiveKLController`).
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum KlController {
     /// `β` constant (LMM-R1: 0.001).
@@ -143,7 +143,31 @@ pub enum KlController {
     },
 }
 
+/// How β evolves, by name (config `algorithm.kl_controller`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KlControllerKind {
+    /// [`KlController::Fixed`].
+    #[default]
+    Fixed,
+    /// [`KlController::Adaptive`].
+    Adaptive,
+}
+
 impl KlController {
+    /// A controller of `kind` starting at `coef` (`target` and `horizon` are read by the
+    /// adaptive one only).
+    pub fn new(kind: KlControllerKind, coef: f64, target: f64, horizon: f64) -> Self {
+        match kind {
+            KlControllerKind::Fixed => KlController::Fixed { coef },
+            KlControllerKind::Adaptive => KlController::Adaptive {
+                coef,
+                target,
+                horizon,
+            },
+        }
+    }
+
     /// The current coefficient: `β`.
     pub fn value(&self) -> f64 {
         match *self {

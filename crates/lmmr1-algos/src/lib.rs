@@ -45,10 +45,11 @@ pub use estimators::{
     AdvantageOutput,
 };
 pub use kl::{
-    kl_k1, kl_k2, kl_k3, kl_loss, kl_penalty, straight_through, KlConfig, KlController, KlEstimator,
+    kl_k1, kl_k2, kl_k3, kl_loss, kl_penalty, straight_through, KlConfig, KlController,
+    KlControllerKind, KlEstimator,
 };
 pub use metrics::Metrics;
-pub use policy_loss::{ppo_clip_loss, PolicyLossConfig, PolicyLossInputs, RatioLevel};
+pub use policy_loss::{ppo_clip_loss, PolicyLoss, PolicyLossConfig, PolicyLossInputs, RatioLevel};
 pub use reward::{clip_reward, eos_one_hot, token_level_rewards};
 pub use value_loss::{value_loss, ValueLossConfig};
 

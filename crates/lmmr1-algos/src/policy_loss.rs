@@ -2,7 +2,7 @@
 //! sequence ratio and an entropy bonus.
 
 use candle_core::Tensor;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::aggregate::{aggregate_loss, masked_mean, LossAggregation, LossScale};
 use crate::metrics::masked_stats;
@@ -17,6 +17,28 @@ pub enum RatioLevel {
     Token,
     /// GSPO: `ρ_i = exp(Σ_t m·log ρ_t / Σ_t m)`, the same for every token of sequence `i`.
     Sequence,
+}
+
+/// The policy loss by name (config `algorithm.policy_loss`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyLoss {
+    /// PPO's clipped surrogate over per-token ratios `ρ_t` (verl `vanilla`).
+    #[default]
+    Ppo,
+    /// GSPO (arXiv 2507.18071): the same clip over the sequence ratio
+    /// `ρ_i = exp(mean_t log ρ_t)` (verl `gspo`).
+    Gspo,
+}
+
+impl PolicyLoss {
+    /// The ratio the clip acts on.
+    pub fn ratio_level(self) -> RatioLevel {
+        match self {
+            PolicyLoss::Ppo => RatioLevel::Token,
+            PolicyLoss::Gspo => RatioLevel::Sequence,
+        }
+    }
 }
 
 /// Configuration of [`ppo_clip_loss`]; defaults are LMM-R1's (ε = 0.2 symmetric, no dual clip,

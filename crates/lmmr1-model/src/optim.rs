@@ -577,17 +577,16 @@ pub fn accumulate_grads(
     Ok(())
 }
 
-/// The shape of a schedule.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// The shape of a schedule (config names `constant`, `cosine`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScheduleKind {
     /// Linear warm-up, then the peak rate (transformers' `constant_with_warmup`).
     Constant,
     /// Linear warm-up, then a half cosine from the peak down to `min_lr_ratio · peak`
     /// (transformers' `cosine_with_min_lr`; OpenRLHF uses `min_lr_ratio` 0.1).
-    Cosine {
-        /// Final rate as a fraction of the peak.
-        min_lr_ratio: f64,
-    },
+    #[default]
+    Cosine,
 }
 
 /// A learning-rate schedule over optimizer steps, as transformers' `LambdaLR` schedules.
@@ -601,6 +600,8 @@ pub struct LrSchedule {
     pub warmup_steps: u64,
     /// Total optimizer steps (the cosine reaches its minimum there).
     pub total_steps: u64,
+    /// The cosine's final rate as a fraction of the peak.
+    pub min_lr_ratio: f64,
 }
 
 impl LrSchedule {
@@ -608,10 +609,11 @@ impl LrSchedule {
     /// warm-up steps.
     pub fn openrlhf_cosine(peak_lr: f64, total_steps: u64, warmup_ratio: f64) -> Self {
         Self {
-            kind: ScheduleKind::Cosine { min_lr_ratio: 0.1 },
+            kind: ScheduleKind::Cosine,
             peak_lr,
             warmup_steps: (total_steps as f64 * warmup_ratio).ceil() as u64,
             total_steps,
+            min_lr_ratio: 0.1,
         }
     }
 
@@ -626,7 +628,8 @@ impl LrSchedule {
         }
         match self.kind {
             ScheduleKind::Constant => self.peak_lr * 1.0,
-            ScheduleKind::Cosine { min_lr_ratio } => {
+            ScheduleKind::Cosine => {
+                let min_lr_ratio = self.min_lr_ratio;
                 let progress = (step - self.warmup_steps) as f64
                     / self.total_steps.saturating_sub(self.warmup_steps).max(1) as f64;
                 let factor = 0.5 * (1.0 + (std::f64::consts::PI * 0.5 * 2.0 * progress).cos());

@@ -268,11 +268,12 @@ fn lr_schedules_match_transformers() {
             kind: if c[3] < 0.0 {
                 ScheduleKind::Constant
             } else {
-                ScheduleKind::Cosine { min_lr_ratio: c[3] }
+                ScheduleKind::Cosine
             },
             peak_lr: c[0],
             warmup_steps: c[1] as u64,
             total_steps: c[2] as u64,
+            min_lr_ratio: c[3].max(0.0),
         };
         for (k, want) in f64s(&format!("sched.{name}.lrs")).into_iter().enumerate() {
             let got = sched.lr_at(k as u64);

@@ -203,3 +203,130 @@ impl Experience {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    const PAD: u32 = 0;
+
+    /// A row of prompt `prompt` and response `response`, in group `group`, optionally with an
+    /// image of `patches` rows of 2 values each (all equal to `fill`).
+    fn row(group: usize, prompt: &[u32], response: &[u32], image: Option<(usize, f32)>) -> Row {
+        let images = image.map(|(patches, fill)| {
+            let t = Tensor::full(fill, (patches, 2), &Device::Cpu).unwrap();
+            (t, vec![[1, 1, patches]])
+        });
+        Row {
+            group,
+            prompt: Arc::new(prompt.to_vec()),
+            images,
+            response: response.to_vec(),
+            ..Row::default()
+        }
+    }
+
+    /// Ragged prompts and responses; rows 0 and 2 carry images; row 3 is a later turn of an
+    /// episode (a longer prompt holding the earlier turn).
+    fn experience() -> Experience {
+        Experience {
+            n: 2,
+            rows: vec![
+                row(0, &[11, 12], &[21, 22, 23], Some((2, 1.0))),
+                row(0, &[11, 12], &[24], None),
+                row(1, &[13], &[25, 26], Some((3, 2.0))),
+                row(1, &[13, 25, 26, 14, 15], &[27, 28, 29, 30], None),
+            ],
+        }
+    }
+
+    fn rows_of(v: &[u32], width: usize) -> Vec<Vec<u32>> {
+        v.chunks(width).map(<[u32]>::to_vec).collect()
+    }
+
+    #[test]
+    fn a_micro_batch_left_pads_prompts_and_right_pads_responses() {
+        let exp = experience();
+        let mb = exp.micro_batch(&[2, 0, 1], PAD, &Device::Cpu).unwrap();
+        // Prompts end at column 2 (the longest prompt), responses follow, padded to 3.
+        assert_eq!((mb.start, mb.response_len), (2, 3));
+        assert_eq!(mb.rows, vec![2, 0, 1]);
+        assert_eq!(
+            rows_of(&mb.inputs.input_ids, 5),
+            vec![
+                vec![PAD, 13, 25, 26, PAD],
+                vec![11, 12, 21, 22, 23],
+                vec![11, 12, 24, PAD, PAD],
+            ]
+        );
+        assert_eq!(
+            rows_of(&mb.inputs.attention_mask, 5),
+            vec![
+                vec![0, 1, 1, 1, 0],
+                vec![1, 1, 1, 1, 1],
+                vec![1, 1, 1, 0, 0]
+            ]
+        );
+        assert_eq!(
+            mb.mask.to_vec2::<f32>().unwrap(),
+            vec![vec![1., 1., 0.], vec![1., 1., 1.], vec![1., 0., 0.]]
+        );
+        // Images in the micro-batch's row order: row 2's 3 patches, then row 0's 2.
+        assert_eq!(mb.inputs.image_grid_thw, vec![[1, 1, 3], [1, 1, 2]]);
+        let px = mb.inputs.pixel_values.unwrap().to_vec2::<f32>().unwrap();
+        let firsts: Vec<f32> = px.iter().map(|r| r[0]).collect();
+        assert_eq!(firsts, vec![2., 2., 2., 1., 1.]);
+    }
+
+    #[test]
+    fn a_text_only_micro_batch_has_no_pixels_and_empty_selections_are_errors() {
+        let exp = experience();
+        let mb = exp.micro_batch(&[3, 1], PAD, &Device::Cpu).unwrap();
+        assert!(mb.inputs.pixel_values.is_none() && mb.inputs.image_grid_thw.is_empty());
+        assert_eq!((mb.start, mb.response_len), (5, 4));
+        assert_eq!(
+            rows_of(&mb.inputs.input_ids, 9)[1],
+            vec![PAD, PAD, PAD, 11, 12, 24, PAD, PAD, PAD]
+        );
+        assert!(exp.micro_batch(&[], PAD, &Device::Cpu).is_err());
+        assert!(exp.micro_batch(&[4], PAD, &Device::Cpu).is_err());
+    }
+
+    #[test]
+    fn padded_and_scatter_keep_each_value_on_its_token() {
+        let mut exp = experience();
+        // Token j of row i gets 10·i + j.
+        let order = [3, 0, 2];
+        let width = 5;
+        let values: Vec<f32> = order
+            .iter()
+            .flat_map(|&i| (0..width).map(move |j| (10 * i + j) as f32))
+            .collect();
+        let t = Tensor::from_vec(values, (3, width), &Device::Cpu).unwrap();
+        exp.scatter(&order, &t, |r| &mut r.advantages).unwrap();
+        // Each row keeps as many values as it has response tokens; row 1 was not written.
+        assert_eq!(exp.rows[0].advantages, vec![0., 1., 2.]);
+        assert_eq!(exp.rows[2].advantages, vec![20., 21.]);
+        assert_eq!(exp.rows[3].advantages, vec![30., 31., 32., 33.]);
+        assert!(exp.rows[1].advantages.is_empty());
+        // Read back in another order and width: right-padded with zeros, cut at the width.
+        let back = exp
+            .padded(&[2, 3, 1], 3, |r| &r.advantages, &Device::Cpu)
+            .unwrap();
+        assert_eq!(
+            back.to_vec2::<f32>().unwrap(),
+            vec![vec![20., 21., 0.], vec![30., 31., 32.], vec![0., 0., 0.]]
+        );
+        let mask = exp.mask(&[2, 3, 1], 3, &Device::Cpu).unwrap();
+        assert_eq!(
+            mask.to_vec2::<f32>().unwrap(),
+            vec![vec![1., 1., 0.], vec![1., 1., 1.], vec![1., 0., 0.]]
+        );
+        assert_eq!(exp.token_count(&[0, 1, 2, 3]), 10);
+        assert_eq!(exp.max_response_len(), 4);
+        // A value tensor with the wrong number of rows is an error, not a misalignment.
+        assert!(exp.scatter(&[0, 1], &t, |r| &mut r.returns).is_err());
+    }
+}

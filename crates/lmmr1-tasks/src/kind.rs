@@ -14,8 +14,9 @@ use crate::{football, generator, geo, perce, sokoban, visual_math};
 use lmmr1_rewards::geometry::geo_reward;
 use lmmr1_rewards::sokoban::Level;
 
-/// The task families of LMM-R1's stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The task families of LMM-R1's stages (config names as [`TaskKind::name`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TaskKind {
     /// Text arithmetic and algebra ([`generator`]; FRE-Text).
     Arith,

@@ -3,6 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
+use lmmr1_algos::{
+    AdvantageConfig, AdvantageEstimator, KlConfig, KlController, KlControllerKind, KlEstimator,
+    LossAggregation, PolicyLoss, PolicyLossConfig, ValueLossConfig,
+};
+use lmmr1_model::optim::{AdamWConfig, LrSchedule, ScheduleKind};
+use lmmr1_tasks::{BadRows, TaskKind};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{Error, Result};
@@ -229,7 +235,7 @@ pub struct DataConfig {
     pub train: Vec<DataFile>,
     /// The task family: `arith` (FRE-Text), `visual_math` (FRE-Multi), `geo`, `perce_reason`,
     /// `sokoban`, `football`. Picks the generator and the reward.
-    pub task: String,
+    pub task: TaskKind,
     /// Held-out evaluation file; empty = a split of the training data.
     pub eval: String,
     /// Rows kept out of training for evaluation (when `eval` is empty).
@@ -246,14 +252,25 @@ pub struct DataConfig {
     /// Longest prompt accepted, in tokens.
     pub max_prompt_len: usize,
     /// `error` (default) or `skip` malformed rows.
-    pub bad_rows: String,
+    pub bad_rows: BadRows,
+}
+
+/// What to do with a non-finite loss or gradient norm (`train.on_nonfinite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNonFinite {
+    /// Skip that optimizer update and count it (`skipped_updates`).
+    #[default]
+    Skip,
+    /// End the run with an error; the last checkpoint stays.
+    Stop,
 }
 
 impl Default for DataConfig {
     fn default() -> Self {
         Self {
             train: Vec::new(),
-            task: "arith".into(),
+            task: TaskKind::Arith,
             eval: String::new(),
             held_out: 200,
             generator_count: 20_000,
@@ -261,7 +278,7 @@ impl Default for DataConfig {
             seed: 7,
             system_prompt: "auto".into(),
             max_prompt_len: 4096,
-            bad_rows: "error".into(),
+            bad_rows: BadRows::Error,
         }
     }
 }
@@ -301,28 +318,39 @@ impl Default for RolloutSection {
     }
 }
 
-/// `[algorithm]` (OpenRLHF / verl names).
+/// `[algorithm]` (OpenRLHF / verl / DAPO names); the formulas are in `configs/README.md`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlgorithmConfig {
     /// `reinforce_baseline`, `gae`, `group_norm`, `dr_grpo`, `rloo`, `reinforce`.
-    pub estimator: String,
+    pub estimator: AdvantageEstimator,
     /// Discount γ.
     pub gamma: f64,
     /// GAE λ.
     pub lambda: f64,
-    /// β of the KL term (0 = no reference model).
+    /// β of the KL term, its starting value under the adaptive controller (0 = no reference
+    /// model).
     pub kl_coef: f64,
-    /// `k1`, `k2`, `k3`.
-    pub kl_estimator: String,
+    /// `k1`, `k2`, `k3` (`low_var_kl`): the per-token KL, in the reward and in the loss.
+    pub kl_estimator: KlEstimator,
     /// KL as a loss term (GRPO) instead of inside the reward (LMM-R1).
     pub use_kl_loss: bool,
+    /// `fixed` (β constant) or `adaptive` (β steered towards `kl_target`).
+    pub kl_controller: KlControllerKind,
+    /// Target KL of the adaptive controller.
+    pub kl_target: f64,
+    /// Horizon of the adaptive controller, in samples.
+    pub kl_horizon: f64,
+    /// `ppo` (per-token ratios) or `gspo` (the sequence ratio `exp(mean_t log ρ_t)`).
+    pub policy_loss: PolicyLoss,
     /// PPO clip ε (low side).
     pub clip_low: f64,
     /// PPO clip ε (high side; DAPO clip-higher 0.28).
     pub clip_high: f64,
+    /// Dual-clip constant `c > 1` (verl 3.0): for `A < 0` the loss is at most `−c·A`; 0 = off.
+    pub dual_clip: f64,
     /// `token-mean`, `seq-mean-token-mean`, `seq-mean-token-sum`, `seq-mean-token-sum-norm`.
-    pub loss_aggregation: String,
+    pub loss_aggregation: LossAggregation,
     /// Entropy bonus coefficient.
     pub entropy_coef: f64,
     /// PPO epochs over each rollout (`max_epochs`).
@@ -332,28 +360,104 @@ pub struct AlgorithmConfig {
     /// Sequences per forward/backward (`micro_train_batch_size`; `"auto"`: the largest power
     /// of two up to 128 and `train_batch_size` that the memory budget holds).
     pub micro_batch_size: Auto<usize>,
-    /// Value clip ε (critic).
+    /// Value clip ε (critic); 0 = off.
     pub value_clip: f64,
+    /// DAPO dynamic sampling: groups whose rewards are all equal are dropped and more prompts
+    /// are sampled until the step has `prompts_per_step` groups.
+    pub dynamic_sampling: bool,
+    /// Rollouts per step at most under dynamic sampling (the step trains on what it has then).
+    pub max_sampling_rounds: usize,
+    /// DAPO soft overlong punishment: responses longer than `max_new_tokens − overlong_buffer`
+    /// lose up to `overlong_penalty`, linearly over the buffer; 0 = off.
+    pub overlong_buffer: usize,
+    /// The penalty at `max_new_tokens` (DAPO: 1.0).
+    pub overlong_penalty: f64,
 }
 
 impl Default for AlgorithmConfig {
     fn default() -> Self {
         Self {
-            estimator: "reinforce_baseline".into(),
+            estimator: AdvantageEstimator::ReinforceBaseline,
             gamma: 1.0,
             lambda: 1.0,
             kl_coef: 0.001,
-            kl_estimator: "k1".into(),
+            kl_estimator: KlEstimator::K1,
             use_kl_loss: false,
+            kl_controller: KlControllerKind::Fixed,
+            kl_target: 0.1,
+            kl_horizon: 10_000.0,
+            policy_loss: PolicyLoss::Ppo,
             clip_low: 0.2,
             clip_high: 0.2,
-            loss_aggregation: "token-mean".into(),
+            dual_clip: 0.0,
+            loss_aggregation: LossAggregation::TokenMean,
             entropy_coef: 0.0,
             epochs: 1,
             train_batch_size: 256,
             micro_batch_size: Auto::Auto,
             value_clip: 0.2,
+            dynamic_sampling: false,
+            max_sampling_rounds: 3,
+            overlong_buffer: 0,
+            overlong_penalty: 1.0,
         }
+    }
+}
+
+impl AlgorithmConfig {
+    /// The advantage estimator's settings for groups of `n` samples.
+    pub fn advantage(&self, n: usize) -> AdvantageConfig {
+        AdvantageConfig {
+            estimator: self.estimator,
+            n_samples_per_prompt: n,
+            gamma: self.gamma,
+            lambda: self.lambda,
+            ..AdvantageConfig::default()
+        }
+    }
+
+    /// The policy loss's settings.
+    pub fn policy_loss(&self) -> PolicyLossConfig {
+        PolicyLossConfig {
+            clip_low: self.clip_low,
+            clip_high: self.clip_high,
+            dual_clip: (self.dual_clip > 0.0).then_some(self.dual_clip),
+            ratio_level: self.policy_loss.ratio_level(),
+            entropy_coef: self.entropy_coef,
+            aggregation: self.loss_aggregation,
+            ..PolicyLossConfig::default()
+        }
+    }
+
+    /// The KL estimator's settings (in the reward and in the loss).
+    pub fn kl(&self) -> KlConfig {
+        KlConfig {
+            estimator: self.kl_estimator,
+            ..KlConfig::default()
+        }
+    }
+
+    /// The KL coefficient's controller, at `kl_coef`.
+    pub fn kl_controller(&self) -> KlController {
+        KlController::new(
+            self.kl_controller,
+            self.kl_coef,
+            self.kl_target,
+            self.kl_horizon,
+        )
+    }
+
+    /// The critic loss's settings.
+    pub fn value_loss(&self) -> ValueLossConfig {
+        ValueLossConfig {
+            value_clip: (self.value_clip > 0.0).then_some(self.value_clip),
+            aggregation: self.loss_aggregation,
+        }
+    }
+
+    /// Whether the KL term sits in the reward (LMM-R1) rather than in the loss.
+    pub fn kl_in_reward(&self) -> bool {
+        self.kl_coef > 0.0 && !self.use_kl_loss
     }
 }
 
@@ -372,7 +476,7 @@ pub struct OptimizerConfig {
     /// Global gradient-norm clip (0 = off).
     pub max_grad_norm: f64,
     /// `constant` or `cosine` (to `min_lr_ratio · lr`).
-    pub schedule: String,
+    pub schedule: ScheduleKind,
     /// Floor of the cosine schedule, as a fraction of the peak.
     pub min_lr_ratio: f64,
     /// Linear warm-up, as a fraction of all optimizer steps.
@@ -387,9 +491,33 @@ impl Default for OptimizerConfig {
             betas: [0.9, 0.95],
             weight_decay: 0.0,
             max_grad_norm: 1.0,
-            schedule: "cosine".into(),
+            schedule: ScheduleKind::Cosine,
             min_lr_ratio: 0.1,
             warmup_ratio: 0.03,
+        }
+    }
+}
+
+impl OptimizerConfig {
+    /// AdamW at peak rate `lr`.
+    pub fn adamw(&self, lr: f64) -> AdamWConfig {
+        AdamWConfig {
+            lr,
+            beta1: self.betas[0],
+            beta2: self.betas[1],
+            eps: 1e-8,
+            weight_decay: self.weight_decay,
+        }
+    }
+
+    /// The schedule to peak rate `peak` over `total_updates` optimizer steps.
+    pub fn schedule(&self, peak: f64, total_updates: u64) -> LrSchedule {
+        LrSchedule {
+            kind: self.schedule,
+            peak_lr: peak,
+            warmup_steps: (total_updates as f64 * self.warmup_ratio).ceil() as u64,
+            total_steps: total_updates.max(1),
+            min_lr_ratio: self.min_lr_ratio,
         }
     }
 }
@@ -410,8 +538,8 @@ pub struct TrainSection {
     pub checkpoint_every: usize,
     /// Checkpoints kept.
     pub keep_checkpoints: usize,
-    /// `skip` the step or `stop` the run on a non-finite loss or gradient.
-    pub on_nonfinite: String,
+    /// `skip` the update or `stop` the run on a non-finite loss or gradient.
+    pub on_nonfinite: OnNonFinite,
     /// Seed of sampling and shuffling.
     pub seed: u64,
     /// Responses written to `samples.jsonl` per step.
@@ -429,7 +557,7 @@ impl Default for TrainSection {
             eval_pass_k: 4,
             checkpoint_every: 10,
             keep_checkpoints: 2,
-            on_nonfinite: "skip".into(),
+            on_nonfinite: OnNonFinite::Skip,
             seed: 42,
             log_samples: 4,
             log_entropy: true,
@@ -443,17 +571,31 @@ fn config_err(msg: impl Into<String>) -> Error {
 
 impl Config {
     /// Parses TOML text (`origin` names it in errors), applies `key=value` overrides, validates.
+    /// A value of the wrong type or an unknown name is an error naming the key (and the
+    /// `--set` that gave it), with the names that are valid.
     pub fn from_toml_str(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
         let mut table: toml::Table =
             toml::from_str(text).map_err(|e| config_err(format!("{origin}: {e}")))?;
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| config_err(format!("defaults: {e}")))?;
+        let mut set_keys = Vec::new();
         for o in overrides {
-            apply_override(&mut table, &defaults, o)?;
+            set_keys.push((apply_override(&mut table, &defaults, o)?, o.trim()));
         }
-        let cfg: Config = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| config_err(format!("{origin}: {e}")))?;
+        let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(
+            |e: serde_path_to_error::Error<toml::de::Error>| {
+                let key = e.path().to_string();
+                let source = set_keys
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| key == *k || key.starts_with(&format!("{k}.")))
+                    .map_or_else(|| origin.to_string(), |(_, o)| format!("--set {o}"));
+                // toml adds the key on a line of its own; it is already in front.
+                let msg = e.inner().to_string();
+                let msg = msg.lines().next().unwrap_or_default().trim();
+                config_err(format!("{source}: {key}: {msg}"))
+            },
+        )?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -472,7 +614,8 @@ impl Config {
         toml::to_string_pretty(self).map_err(|e| config_err(e.to_string()))
     }
 
-    /// Checks values; errors name the key.
+    /// Checks values (every float finite, sizes positive, ranges, combinations); errors name
+    /// the key.
     pub fn validate(&self) -> Result<()> {
         let pos = |key: &str, v: usize| {
             if v == 0 {
@@ -481,90 +624,40 @@ impl Config {
                 Ok(())
             }
         };
-        pos("rollout.prompts_per_step", self.rollout.prompts_per_step)?;
-        pos(
-            "rollout.n_samples_per_prompt",
-            self.rollout.n_samples_per_prompt,
-        )?;
-        pos("rollout.max_new_tokens", self.rollout.max_new_tokens)?;
-        pos(
-            "rollout.generation_batch",
-            self.rollout.generation_batch.or(1),
-        )?;
-        pos("algorithm.epochs", self.algorithm.epochs)?;
-        pos(
-            "algorithm.train_batch_size",
-            self.algorithm.train_batch_size,
-        )?;
-        pos(
-            "algorithm.micro_batch_size",
-            self.algorithm.micro_batch_size.or(1),
-        )?;
-        if !(self.model.memory_budget_gb >= 0.0 && self.model.memory_budget_gb.is_finite()) {
-            return Err(config_err(format!(
-                "model.memory_budget_gb must be ≥ 0 (0 = the device's memory), got {}",
-                self.model.memory_budget_gb
-            )));
-        }
-        pos("train.eval_pass_k", self.train.eval_pass_k)?;
-        pos("train.keep_checkpoints", self.train.keep_checkpoints)?;
-        if !(self.rollout.top_p > 0.0 && self.rollout.top_p <= 1.0) {
-            return Err(config_err("rollout.top_p must be in (0, 1]"));
-        }
-        if self.rollout.temperature.is_nan() || self.rollout.temperature < 0.0 {
-            return Err(config_err("rollout.temperature must be ≥ 0"));
-        }
-        let rollout_rows = self.rollout.prompts_per_step * self.rollout.n_samples_per_prompt;
-        if rollout_rows % self.algorithm.train_batch_size != 0 {
-            return Err(config_err(format!(
-                "algorithm.train_batch_size ({}) must divide rollout.prompts_per_step × rollout.n_samples_per_prompt ({rollout_rows})",
-                self.algorithm.train_batch_size
-            )));
-        }
+        let (a, o, r) = (&self.algorithm, &self.optimizer, &self.rollout);
         for (key, v) in [
-            ("optimizer.lr", self.optimizer.lr),
-            ("optimizer.critic_lr", self.optimizer.critic_lr),
+            ("model.memory_budget_gb", self.model.memory_budget_gb),
             ("warm_start.lr", self.warm_start.lr),
+            (
+                "warm_start.teacher_error_rate",
+                self.warm_start.teacher_error_rate,
+            ),
+            ("rollout.temperature", r.temperature),
+            ("rollout.top_p", r.top_p),
+            ("algorithm.gamma", a.gamma),
+            ("algorithm.lambda", a.lambda),
+            ("algorithm.kl_coef", a.kl_coef),
+            ("algorithm.kl_target", a.kl_target),
+            ("algorithm.kl_horizon", a.kl_horizon),
+            ("algorithm.clip_low", a.clip_low),
+            ("algorithm.clip_high", a.clip_high),
+            ("algorithm.dual_clip", a.dual_clip),
+            ("algorithm.entropy_coef", a.entropy_coef),
+            ("algorithm.value_clip", a.value_clip),
+            ("algorithm.overlong_penalty", a.overlong_penalty),
+            ("optimizer.lr", o.lr),
+            ("optimizer.critic_lr", o.critic_lr),
+            ("optimizer.betas", o.betas[0]),
+            ("optimizer.betas", o.betas[1]),
+            ("optimizer.weight_decay", o.weight_decay),
+            ("optimizer.max_grad_norm", o.max_grad_norm),
+            ("optimizer.min_lr_ratio", o.min_lr_ratio),
+            ("optimizer.warmup_ratio", o.warmup_ratio),
         ] {
-            if !(v > 0.0 && v.is_finite()) {
-                return Err(config_err(format!("{key} must be > 0, got {v}")));
-            }
-        }
-        if !(0.0..=1.0).contains(&self.warm_start.teacher_error_rate) {
-            return Err(config_err(
-                "warm_start.teacher_error_rate must be in [0, 1]",
-            ));
-        }
-        if self.warm_start.steps > 0 && self.warm_start.levels.is_empty() {
-            return Err(config_err("warm_start.levels must not be empty"));
-        }
-        if !(0.0..=1.0).contains(&self.optimizer.min_lr_ratio) {
-            return Err(config_err("optimizer.min_lr_ratio must be in [0, 1]"));
-        }
-        if !(0.0..1.0).contains(&self.optimizer.warmup_ratio) {
-            return Err(config_err("optimizer.warmup_ratio must be in [0, 1)"));
-        }
-        if self.algorithm.kl_coef < 0.0 {
-            return Err(config_err("algorithm.kl_coef must be ≥ 0"));
-        }
-        self.estimator()?;
-        self.kl_estimator()?;
-        self.loss_aggregation()?;
-        self.schedule_kind()?;
-        match self.train.on_nonfinite.as_str() {
-            "skip" | "stop" => {}
-            s => {
+            if !v.is_finite() {
                 return Err(config_err(format!(
-                    "train.on_nonfinite must be \"skip\" or \"stop\", got {s:?}"
-                )))
-            }
-        }
-        match self.data.bad_rows.as_str() {
-            "error" | "skip" => {}
-            s => {
-                return Err(config_err(format!(
-                    "data.bad_rows must be \"error\" or \"skip\", got {s:?}"
-                )))
+                    "{key} must be a finite number, got {v}"
+                )));
             }
         }
         for (i, f) in self.data.train.iter().enumerate() {
@@ -575,16 +668,167 @@ impl Config {
                 )));
             }
         }
-        lmmr1_tasks::TaskKind::from_name(&self.data.task)
-            .map_err(|e| config_err(format!("data.task: {e}")))?;
+        let in_range = |key: &str, v: f64, ok: bool, range: &str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(config_err(format!("{key} must be {range}, got {v}")))
+            }
+        };
+        in_range(
+            "model.memory_budget_gb",
+            self.model.memory_budget_gb,
+            self.model.memory_budget_gb >= 0.0,
+            "≥ 0 (0 = the device's memory)",
+        )?;
+        for (key, v) in [
+            ("optimizer.lr", o.lr),
+            ("optimizer.critic_lr", o.critic_lr),
+            ("warm_start.lr", self.warm_start.lr),
+        ] {
+            in_range(key, v, v > 0.0, "> 0")?;
+        }
+        let unit = |key: &str, v: f64| in_range(key, v, (0.0..=1.0).contains(&v), "in [0, 1]");
+        unit(
+            "warm_start.teacher_error_rate",
+            self.warm_start.teacher_error_rate,
+        )?;
+        unit("algorithm.gamma", a.gamma)?;
+        unit("algorithm.lambda", a.lambda)?;
+        unit("optimizer.min_lr_ratio", o.min_lr_ratio)?;
+        in_range(
+            "optimizer.warmup_ratio",
+            o.warmup_ratio,
+            (0.0..1.0).contains(&o.warmup_ratio),
+            "in [0, 1)",
+        )?;
+        for b in o.betas {
+            in_range("optimizer.betas", b, (0.0..1.0).contains(&b), "in [0, 1)")?;
+        }
+        in_range(
+            "optimizer.weight_decay",
+            o.weight_decay,
+            o.weight_decay >= 0.0,
+            "≥ 0",
+        )?;
+        in_range(
+            "optimizer.max_grad_norm",
+            o.max_grad_norm,
+            o.max_grad_norm >= 0.0,
+            "≥ 0 (0 = no clipping)",
+        )?;
+        in_range(
+            "rollout.top_p",
+            r.top_p,
+            r.top_p > 0.0 && r.top_p <= 1.0,
+            "in (0, 1]",
+        )?;
+        in_range(
+            "rollout.temperature",
+            r.temperature,
+            r.temperature >= 0.0,
+            "≥ 0 (0 = greedy)",
+        )?;
+        in_range(
+            "algorithm.kl_coef",
+            a.kl_coef,
+            a.kl_coef >= 0.0,
+            "≥ 0 (0 = no reference model)",
+        )?;
+        in_range(
+            "algorithm.clip_low",
+            a.clip_low,
+            (0.0..1.0).contains(&a.clip_low),
+            "in [0, 1)",
+        )?;
+        in_range(
+            "algorithm.clip_high",
+            a.clip_high,
+            a.clip_high >= 0.0,
+            "≥ 0",
+        )?;
+        in_range(
+            "algorithm.dual_clip",
+            a.dual_clip,
+            a.dual_clip == 0.0 || a.dual_clip > 1.0,
+            "> 1 (or 0 = off)",
+        )?;
+        in_range(
+            "algorithm.value_clip",
+            a.value_clip,
+            a.value_clip >= 0.0,
+            "≥ 0 (0 = off)",
+        )?;
+        in_range(
+            "algorithm.overlong_penalty",
+            a.overlong_penalty,
+            a.overlong_penalty >= 0.0,
+            "≥ 0",
+        )?;
+        if a.kl_controller == KlControllerKind::Adaptive {
+            in_range(
+                "algorithm.kl_target",
+                a.kl_target,
+                a.kl_target > 0.0,
+                "> 0 (adaptive KL controller)",
+            )?;
+            in_range(
+                "algorithm.kl_horizon",
+                a.kl_horizon,
+                a.kl_horizon > 0.0,
+                "> 0 (adaptive KL controller)",
+            )?;
+        }
+
+        pos("rollout.prompts_per_step", r.prompts_per_step)?;
+        pos("rollout.n_samples_per_prompt", r.n_samples_per_prompt)?;
+        pos("rollout.max_new_tokens", r.max_new_tokens)?;
+        pos("rollout.generation_batch", r.generation_batch.or(1))?;
+        pos("algorithm.epochs", a.epochs)?;
+        pos("algorithm.train_batch_size", a.train_batch_size)?;
+        pos("algorithm.micro_batch_size", a.micro_batch_size.or(1))?;
+        pos("algorithm.max_sampling_rounds", a.max_sampling_rounds)?;
+        pos("warm_start.batch_size", self.warm_start.batch_size)?;
+        pos("train.eval_pass_k", self.train.eval_pass_k)?;
+        pos("train.keep_checkpoints", self.train.keep_checkpoints)?;
+        pos("data.max_prompt_len", self.data.max_prompt_len)?;
+        let rollout_rows = r.prompts_per_step * r.n_samples_per_prompt;
+        if rollout_rows % a.train_batch_size != 0 {
+            return Err(config_err(format!(
+                "algorithm.train_batch_size ({}) must divide rollout.prompts_per_step × rollout.n_samples_per_prompt ({rollout_rows})",
+                a.train_batch_size
+            )));
+        }
+        if a.overlong_buffer > r.max_new_tokens {
+            return Err(config_err(format!(
+                "algorithm.overlong_buffer ({}) must be at most rollout.max_new_tokens ({})",
+                a.overlong_buffer, r.max_new_tokens
+            )));
+        }
+        if a.dynamic_sampling && r.n_samples_per_prompt < 2 {
+            return Err(config_err(
+                "algorithm.dynamic_sampling needs rollout.n_samples_per_prompt ≥ 2 (it drops groups whose rewards are all equal)",
+            ));
+        }
+        if self.warm_start.steps > 0 && self.warm_start.levels.is_empty() {
+            return Err(config_err("warm_start.levels must not be empty"));
+        }
         self.warm_start_tasks()?;
         if self.episode.multi_turn {
             pos("episode.max_turns", self.episode.max_turns)?;
-            if !matches!(self.algorithm.estimator.as_str(), "gae" | "reinforce") {
+            if !matches!(
+                a.estimator,
+                AdvantageEstimator::Gae | AdvantageEstimator::Reinforce
+            ) {
                 return Err(config_err(format!(
                     "episode.multi_turn needs algorithm.estimator \"gae\" or \"reinforce\" (turns of one episode are not a group of samples), got {:?}",
-                    self.algorithm.estimator
+                    a.estimator
                 )));
+            }
+            if a.dynamic_sampling {
+                return Err(config_err(
+                    "algorithm.dynamic_sampling works on groups of samples, not on episodes (episode.multi_turn)",
+                ));
             }
         }
         lmmr1_model::dtype(&self.model.dtype)
@@ -597,52 +841,20 @@ impl Config {
         Ok(())
     }
 
-    /// The advantage estimator named by `algorithm.estimator`.
-    pub fn estimator(&self) -> Result<lmmr1_algos::AdvantageEstimator> {
-        parse_enum("algorithm.estimator", &self.algorithm.estimator)
-    }
-
-    /// The KL estimator named by `algorithm.kl_estimator`.
-    pub fn kl_estimator(&self) -> Result<lmmr1_algos::KlEstimator> {
-        parse_enum("algorithm.kl_estimator", &self.algorithm.kl_estimator)
-    }
-
-    /// The loss aggregation named by `algorithm.loss_aggregation`.
-    pub fn loss_aggregation(&self) -> Result<lmmr1_algos::LossAggregation> {
-        parse_enum(
-            "algorithm.loss_aggregation",
-            &self.algorithm.loss_aggregation,
-        )
-    }
-
-    /// The schedule named by `optimizer.schedule`.
-    pub fn schedule_kind(&self) -> Result<lmmr1_model::optim::ScheduleKind> {
-        match self.optimizer.schedule.as_str() {
-            "constant" => Ok(lmmr1_model::optim::ScheduleKind::Constant),
-            "cosine" => Ok(lmmr1_model::optim::ScheduleKind::Cosine {
-                min_lr_ratio: self.optimizer.min_lr_ratio,
-            }),
-            s => Err(config_err(format!(
-                "optimizer.schedule must be \"constant\" or \"cosine\", got {s:?}"
-            ))),
-        }
-    }
-
     /// Whether a reference model is needed.
     pub fn needs_reference(&self) -> bool {
         self.algorithm.kl_coef > 0.0
     }
 
-    /// The task family of `data.task`.
-    pub fn task(&self) -> Result<lmmr1_tasks::TaskKind> {
-        lmmr1_tasks::TaskKind::from_name(&self.data.task)
-            .map_err(|e| config_err(format!("data.task: {e}")))
+    /// Whether a critic is needed.
+    pub fn needs_critic(&self) -> bool {
+        self.algorithm.estimator.needs_critic()
     }
 
     /// The task families of the warm start's demonstrations, each with its level override.
-    pub fn warm_start_tasks(&self) -> Result<Vec<(lmmr1_tasks::TaskKind, Option<u8>)>> {
+    pub fn warm_start_tasks(&self) -> Result<Vec<(TaskKind, Option<u8>)>> {
         if self.warm_start.tasks.is_empty() {
-            return Ok(vec![(self.task()?, None)]);
+            return Ok(vec![(self.data.task, None)]);
         }
         self.warm_start
             .tasks
@@ -660,28 +872,17 @@ impl Config {
                     }
                     None => (t.trim(), None),
                 };
-                let kind = lmmr1_tasks::TaskKind::from_name(name)
+                let kind = TaskKind::from_name(name)
                     .map_err(|e| config_err(format!("warm_start.tasks[{i}]: {e}")))?;
                 Ok((kind, level))
             })
             .collect()
     }
-
-    /// Whether a critic is needed.
-    pub fn needs_critic(&self) -> bool {
-        self.algorithm.estimator == "gae"
-    }
-}
-
-/// Deserialises a serde enum from its config name, naming the key on error.
-fn parse_enum<T: serde::de::DeserializeOwned>(key: &str, name: &str) -> Result<T> {
-    T::deserialize(serde::de::value::StrDeserializer::<serde::de::value::Error>::new(name))
-        .map_err(|e| config_err(format!("{key}: {e}")))
 }
 
 /// Applies one `section.key=value` override; the key must exist in the defaults. The value is
 /// read as TOML (`0.5`, `true`, `[1, 2]`, `"text"`), falling back to a bare string.
-fn apply_override(table: &mut toml::Table, defaults: &toml::Table, o: &str) -> Result<()> {
+fn apply_override(table: &mut toml::Table, defaults: &toml::Table, o: &str) -> Result<String> {
     let (key, raw) = o
         .split_once('=')
         .ok_or_else(|| config_err(format!("--set {o:?}: expected key=value")))?;
@@ -709,5 +910,5 @@ fn apply_override(table: &mut toml::Table, defaults: &toml::Table, o: &str) -> R
             .ok_or_else(|| config_err(format!("--set {key}: {p} is not a table")))?;
     }
     t.insert(path[path.len() - 1].to_string(), value);
-    Ok(())
+    Ok(key.to_string())
 }

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use lmmr1_tasks::{BadRows, Dataset, Mixture, Sample};
+use lmmr1_tasks::{Dataset, Mixture, Sample};
 
 use crate::config::Config;
 use crate::{Error, Result};
@@ -27,7 +27,7 @@ pub struct Data {
 /// Whether the policy is the embedded tiny one or trained from it: no `model.dir` and no
 /// existing `model.init_from`, or a model directory whose vocabulary is the tiny one's (< 1000).
 pub fn tiny_lineage(cfg: &Config) -> bool {
-    let dir = crate::trainer::model_dir(cfg);
+    let dir = crate::setup::model_dir(cfg);
     match dir {
         None => true,
         Some(d) => std::fs::read_to_string(d.join("config.json"))
@@ -55,15 +55,11 @@ pub fn system_prompt(cfg: &Config) -> Option<String> {
 /// Loads (or generates) the data of a config. Relative paths are resolved against `base_dir`.
 pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
     let d = &cfg.data;
-    let bad = if d.bad_rows == "skip" {
-        BadRows::Skip
-    } else {
-        BadRows::Error
-    };
+    let bad = d.bad_rows;
     let (mut skipped, mut uncheckable) = (0, 0);
     let (mut parts, mut eval): (Vec<(Dataset, f64)>, Vec<Sample>) = (Vec::new(), Vec::new());
     if d.train.is_empty() {
-        let kind = cfg.task()?;
+        let kind = d.task;
         // Held-out problems come from the evaluation-only share of the problem space, which no
         // warm start or training split ever draws from.
         let (train, held) = lmmr1_tasks::kind::train_and_held_out(

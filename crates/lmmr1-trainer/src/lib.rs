@@ -13,19 +13,28 @@
 //! * [`warm_start`]: supervised fine-tuning on demonstrations;
 //! * [`eval`]: greedy accuracy, format rate and sampled pass@k;
 //! * [`output`]: `metrics.jsonl`, `samples.jsonl`, plots, `summary.json`;
+//! * [`tensorboard`]: TensorBoard event files under `OUT/tb/`;
 //! * [`plan`]: the memory plan (`--plan`) and the `"auto"` settings resolved from it;
-//! * [`trainer`]: the loop.
+//! * [`state`]: the typed, versioned loop state a checkpoint holds;
+//! * [`trainer`]: the loop, over `setup` (the starting policy), `step` (rollout, log-probs,
+//!   advantages) and `update` (the PPO update).
 
 pub mod config;
 pub mod data;
 pub mod eval;
 pub mod output;
 pub mod plan;
+mod setup;
+pub mod state;
+mod step;
+pub mod tensorboard;
 pub mod tiny;
 pub mod trainer;
+mod update;
 pub mod warm_start;
 
 pub use config::Config;
+pub use setup::model_dir;
 pub use trainer::{run, RunOptions, Summary};
 
 use std::path::PathBuf;

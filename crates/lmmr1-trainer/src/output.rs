@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::{io_err, Result};
@@ -246,4 +247,41 @@ pub fn metrics_row(step: usize, phase: &str, metrics: &BTreeMap<String, f64>) ->
         }
     }
     v
+}
+
+/// A progress bar (hidden when `enabled` is false).
+pub(crate) fn progress_bar(enabled: bool, len: u64, what: &str) -> ProgressBar {
+    if !enabled {
+        return ProgressBar::hidden();
+    }
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template(&format!(
+            "{what:>10} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {{msg}}"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+/// Where metrics go: `metrics.jsonl` (one row per step and phase) and the TensorBoard event
+/// file under `tb/`.
+pub struct MetricsLog {
+    /// `metrics.jsonl`.
+    pub jsonl: JsonLines,
+    /// `tb/events.out.tfevents.*`.
+    pub tensorboard: crate::tensorboard::EventWriter,
+}
+
+impl MetricsLog {
+    /// Logs one row of `phase` (`train`, `eval`) at `step` to both.
+    pub fn write(
+        &mut self,
+        step: usize,
+        phase: &str,
+        metrics: &BTreeMap<String, f64>,
+    ) -> Result<()> {
+        self.jsonl.write(&metrics_row(step, phase, metrics))?;
+        self.tensorboard.scalars(step, metrics)
+    }
 }

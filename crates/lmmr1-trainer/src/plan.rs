@@ -196,7 +196,7 @@ fn workload(
 ) -> Result<Workload> {
     let portable = lmmr1_model::kernels::KernelSettings::current().portable;
     let native = cpu && !portable && dtype == DType::F32;
-    let task = cfg.task()?;
+    let task = cfg.data.task;
     let images = match task {
         lmmr1_tasks::TaskKind::Arith => 0,
         _ if cfg.episode.multi_turn => 1 + cfg.episode.history,
@@ -304,7 +304,7 @@ pub fn resolve(
 /// `config.json` of the model a run starts from (`model.init_from` when it holds a checkpoint,
 /// else `model.dir`, else the embedded policy), and whether it is a directory.
 pub fn model_config(cfg: &Config) -> Result<(lmmr1_model::Config, bool)> {
-    match crate::trainer::model_dir(cfg) {
+    match crate::setup::model_dir(cfg) {
         Some(dir) => {
             let path = dir.join("config.json");
             Ok((lmmr1_model::Config::from_file(&path)?, true))

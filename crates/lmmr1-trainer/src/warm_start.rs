@@ -62,10 +62,11 @@ pub fn warm_start(
         },
     )?;
     let sched = LrSchedule {
-        kind: ScheduleKind::Cosine { min_lr_ratio: 0.1 },
+        kind: ScheduleKind::Cosine,
         peak_lr: cfg.lr,
         warmup_steps: (cfg.steps as u64 / 20).max(1),
         total_steps: cfg.steps as u64,
+        min_lr_ratio: 0.1,
     };
     let mut rng = SplitMix64::new(cfg.seed);
     let vars = policy.trainable_vars();

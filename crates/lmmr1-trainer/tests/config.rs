@@ -56,12 +56,7 @@ fn every_stage_has_an_example_and_they_share_one_base() {
             "{s}: model.init_from"
         );
     }
-    let task = |s: &str| {
-        cfgs[stages.iter().position(|x| *x == s).unwrap()]
-            .data
-            .task
-            .clone()
-    };
+    let task = |s: &str| cfgs[stages.iter().position(|x| *x == s).unwrap()].data.task;
     assert_eq!(task("mgt_geo"), task("direct_rl_geo"));
     let by_name = |s: &str| &cfgs[stages.iter().position(|x| *x == s).unwrap()];
     // Equal budgets for the two-stage vs direct comparison.
@@ -115,6 +110,38 @@ fn bad_values_name_the_key() {
         ),
         ("model.recompute=\"maybe\"", "model.recompute"),
         ("model.memory_budget_gb=nan", "model.memory_budget_gb"),
+        ("algorithm.kl_coef=nan", "algorithm.kl_coef"),
+        ("algorithm.gamma=inf", "algorithm.gamma"),
+        ("warm_start.batch_size=0", "warm_start.batch_size"),
+        ("optimizer.schedule=\"linear\"", "optimizer.schedule"),
+        ("data.task=\"chess\"", "data.task"),
+        ("data.bad_rows=\"ignore\"", "data.bad_rows"),
+        ("algorithm.kl_estimator=\"k4\"", "algorithm.kl_estimator"),
+        ("algorithm.policy_loss=\"trpo\"", "algorithm.policy_loss"),
+        ("algorithm.kl_controller=\"pid\"", "algorithm.kl_controller"),
+        (
+            "algorithm.loss_aggregation=\"mean\"",
+            "algorithm.loss_aggregation",
+        ),
+        ("algorithm.dual_clip=0.5", "algorithm.dual_clip"),
+        ("algorithm.dual_clip=nan", "algorithm.dual_clip"),
+        (
+            "algorithm.max_sampling_rounds=0",
+            "algorithm.max_sampling_rounds",
+        ),
+        (
+            "algorithm.overlong_buffer=100000",
+            "algorithm.overlong_buffer",
+        ),
+        (
+            "algorithm.overlong_penalty=-1.0",
+            "algorithm.overlong_penalty",
+        ),
+        ("algorithm.value_clip=-0.1", "algorithm.value_clip"),
+        (
+            "algorithm.dynamic_sampling=\"yes\"",
+            "algorithm.dynamic_sampling",
+        ),
     ] {
         let e = Config::from_toml_str("", "x.toml", &[set.into()])
             .unwrap_err()
@@ -141,7 +168,10 @@ fn overrides_apply_and_the_resolved_config_round_trips() {
     )
     .unwrap();
     assert_eq!(cfg.rollout.n_samples_per_prompt, 16);
-    assert_eq!(cfg.algorithm.estimator, "gae");
+    assert_eq!(
+        cfg.algorithm.estimator,
+        lmmr1_algos::AdvantageEstimator::Gae
+    );
     assert_eq!(cfg.data.generator_levels, vec![1, 3]);
     assert!(cfg.needs_critic());
     let again = Config::from_toml_str(&cfg.to_toml().unwrap(), "resolved.toml", &[]).unwrap();
@@ -232,4 +262,112 @@ fn the_memory_plan_resolves_auto_settings() {
         "{}",
         p.report(&f32)
     );
+}
+
+/// An unknown name lists the valid ones, and a bad `--set` value names the override, on one
+/// line.
+#[test]
+fn unknown_names_list_the_valid_ones_and_name_their_source() {
+    let e = Config::from_toml_str("", "x.toml", &["algorithm.kl_estimator=\"k4\"".into()])
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains('\n'), "{e}");
+    assert!(
+        e.contains("--set algorithm.kl_estimator=\"k4\"") && e.contains("`k1`, `k2`, `k3`"),
+        "{e}"
+    );
+    let e = Config::from_toml_str("[algorithm]\npolicy_loss = \"trpo\"\n", "x.toml", &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("x.toml") && e.contains("algorithm.policy_loss") && e.contains("`gspo`"),
+        "{e}"
+    );
+    let e = Config::from_toml_str(
+        "",
+        "x.toml",
+        &[
+            "algorithm.kl_controller=\"adaptive\"".into(),
+            "algorithm.kl_target=0".into(),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("algorithm.kl_target"), "{e}");
+    let e = Config::from_toml_str(
+        "",
+        "x.toml",
+        &[
+            "algorithm.dynamic_sampling=true".into(),
+            "rollout.n_samples_per_prompt=1".into(),
+            "algorithm.train_batch_size=16".into(),
+        ],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("algorithm.dynamic_sampling"), "{e}");
+}
+
+/// Each `[algorithm]` setting reaches the library configuration the loop uses.
+#[test]
+fn algorithm_settings_reach_the_library_configs() {
+    use lmmr1_algos::{KlController, KlEstimator, LossAggregation, RatioLevel};
+    let cfg = |sets: &[&str]| {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::from_toml_str("", "x.toml", &sets)
+            .unwrap()
+            .algorithm
+    };
+    let d = cfg(&[]);
+    assert_eq!(d.policy_loss().dual_clip, None);
+    assert_eq!(d.policy_loss().ratio_level, RatioLevel::Token);
+    assert_eq!(d.kl_controller(), KlController::Fixed { coef: 0.001 });
+    assert!(d.kl_in_reward());
+
+    let a = cfg(&[
+        "algorithm.dual_clip=3.0",
+        "algorithm.policy_loss=\"gspo\"",
+        "algorithm.clip_high=0.28",
+        "algorithm.entropy_coef=0.01",
+        "algorithm.loss_aggregation=\"seq-mean-token-sum-norm\"",
+        "algorithm.kl_estimator=\"low_var_kl\"",
+        "algorithm.kl_coef=0.05",
+        "algorithm.kl_controller=\"adaptive\"",
+        "algorithm.kl_target=0.2",
+        "algorithm.kl_horizon=500",
+        "algorithm.value_clip=0",
+        "algorithm.use_kl_loss=true",
+        "algorithm.estimator=\"rloo\"",
+        "algorithm.gamma=0.9",
+    ]);
+    let pl = a.policy_loss();
+    assert_eq!(pl.dual_clip, Some(3.0));
+    assert_eq!(pl.ratio_level, RatioLevel::Sequence);
+    assert_eq!((pl.clip_high, pl.entropy_coef), (0.28, 0.01));
+    assert_eq!(pl.aggregation, LossAggregation::SeqMeanTokenSumNorm);
+    assert_eq!(a.kl().estimator, KlEstimator::K3);
+    assert_eq!(
+        a.kl_controller(),
+        KlController::Adaptive {
+            coef: 0.05,
+            target: 0.2,
+            horizon: 500.0
+        }
+    );
+    assert_eq!(a.value_loss().value_clip, None);
+    assert_eq!(
+        a.value_loss().aggregation,
+        LossAggregation::SeqMeanTokenSumNorm
+    );
+    assert!(!a.kl_in_reward());
+    let adv = a.advantage(8);
+    assert_eq!(adv.estimator, lmmr1_algos::AdvantageEstimator::Rloo);
+    assert_eq!((adv.n_samples_per_prompt, adv.gamma), (8, 0.9));
+
+    let o = Config::from_toml_str("", "x.toml", &["optimizer.schedule=\"constant\"".into()])
+        .unwrap()
+        .optimizer;
+    let s = o.schedule(1e-3, 100);
+    assert_eq!(s.kind, lmmr1_model::optim::ScheduleKind::Constant);
+    assert_eq!((s.warmup_steps, s.total_steps), (3, 100));
 }

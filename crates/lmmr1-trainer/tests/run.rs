@@ -148,6 +148,57 @@ fn a_non_finite_update_is_skipped_or_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
     let s = run(&small(&blow_up), &opts(dir.path())).unwrap();
     assert!(s.skipped_updates >= 1, "{s:?}");
+    // Step metrics come only from the updates that happened: step 1 applied its one
+    // update, step 2 skipped it, so step 2 reports no gradient norm (never a NaN).
+    let train: Vec<Value> = metrics(dir.path())
+        .into_iter()
+        .filter(|r| r["phase"] == "train")
+        .collect();
+    assert_eq!(train[0]["actor/updates"], 1.0);
+    assert!(train[0]["actor/grad_norm"].as_f64().unwrap().is_finite());
+    assert_eq!(train[1]["actor/updates"], 0.0);
+    assert!(train[1].get("actor/grad_norm").is_none(), "{}", train[1]);
+}
+
+/// The DAPO, GSPO, dual-clip and adaptive-KL settings, all on, in a 2-step run: each leaves its
+/// trace in the metrics.
+#[test]
+fn every_algorithm_setting_runs_end_to_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small(&[
+        "algorithm.policy_loss=\"gspo\"",
+        "algorithm.dual_clip=3.0",
+        "algorithm.epochs=2",
+        "algorithm.kl_coef=0.05",
+        "algorithm.kl_estimator=\"k3\"",
+        "algorithm.kl_controller=\"adaptive\"",
+        "algorithm.kl_target=0.001",
+        "algorithm.kl_horizon=100",
+        "algorithm.dynamic_sampling=true",
+        "algorithm.max_sampling_rounds=2",
+        "algorithm.overlong_buffer=6",
+        "algorithm.overlong_penalty=0.5",
+        "train.eval_every=0",
+    ]);
+    run(&cfg, &opts(dir.path())).unwrap();
+    let train: Vec<Value> = metrics(dir.path())
+        .into_iter()
+        .filter(|r| r["phase"] == "train")
+        .collect();
+    assert_eq!(train.len(), 2);
+    for r in &train {
+        let rounds = r["dapo/sampling_rounds"].as_f64().unwrap();
+        assert!((1.0..=2.0).contains(&rounds), "{r}");
+        assert!(r["dapo/kept_groups"].as_f64().unwrap() <= 4.0, "{r}");
+        assert!(r["reward/overlong_penalty"].as_f64().unwrap() <= 0.0, "{r}");
+        if r["dapo/kept_groups"].as_f64().unwrap() > 0.0 {
+            assert!(r["actor/pg_clipfrac_lower"].is_number(), "{r}");
+        }
+    }
+    // The adaptive controller moved β between the steps (unless step 1 kept no group).
+    if train[0].get("kl/coef").is_some() && train[1].get("kl/coef").is_some() {
+        assert_ne!(train[0]["kl/coef"], train[1]["kl/coef"]);
+    }
 }
 
 #[test]
