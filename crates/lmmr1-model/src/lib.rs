@@ -18,7 +18,7 @@
 //! * [`processor`]: the image processor (`smart_resize`, PIL-style bicubic, normalisation, patch order);
 //! * [`generate`]: batched, left-padded generation with a KV cache; [`sampling`]: choosing tokens;
 //! * [`tokenizer`]: `tokenizer.json` through the `tokenizers` crate and the Qwen2.5-VL chat template;
-//! * training: [`policy`] (the trainable policy), [`value`] (the critic), [`optim`] (AdamW,
+//! * training: [`policy`] (the trainable policy), [`critic`] (the value model), [`optim`] (AdamW,
 //!   clipping, schedules), [`checkpoint`], [`memory`] (the memory planner); [`matmul`] (packed
 //!   CPU weights), [`parallel`] (when kernels use threads),
 //!   [`rng`].
@@ -28,6 +28,7 @@
 
 pub mod checkpoint;
 pub mod config;
+pub mod critic;
 pub mod error;
 pub mod generate;
 pub mod kernels;
@@ -45,18 +46,17 @@ pub mod rope;
 pub mod sampling;
 pub mod text;
 pub mod tokenizer;
-pub mod value;
 pub mod vision;
 pub mod weights;
 
 pub use checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, LoadedCheckpoint};
 pub use config::{Config, VisionConfig};
+pub use critic::ValueModel;
 pub use error::{Error, Result};
 pub use model::Qwen25VL;
 pub use ops::OpsMode;
 pub use optim::{AdamW, AdamWConfig, LrSchedule, ScheduleKind};
 pub use policy::{sft_loss, LogProbs, Policy, PolicyOptions};
-pub use value::ValueModel;
 
 /// Device by name: `cpu`, `cuda` or `cuda:N` (the latter need the `cuda` feature; without it
 /// candle returns an error, not a panic).

@@ -23,7 +23,7 @@ use crate::optim::TrainParam;
 use crate::text::TextModel;
 use crate::weights;
 
-/// How a [`Policy`] (or [`crate::value::ValueModel`]) is trained.
+/// How a [`Policy`] (or [`crate::critic::ValueModel`]) is trained.
 #[derive(Debug, Clone, Default)]
 pub struct PolicyOptions {
     /// Name prefixes of frozen parameters, on `.` boundaries (`"visual"` freezes

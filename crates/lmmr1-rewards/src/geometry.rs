@@ -37,6 +37,7 @@ use num_traits::Signed;
 
 use crate::format;
 use crate::lmm_r1::{self, MathScore};
+use crate::math::matching_bracket;
 use crate::math::{self, CompareConfig, Expr, Number};
 use crate::{Reward, Score};
 
@@ -156,23 +157,7 @@ fn tail(s: &str, n: usize) -> &str {
 
 /// Index of the byte that closes the bracket opened at `open` (`{`…`}` or `(`…`)`).
 fn matching(b: &[u8], open: usize) -> Option<usize> {
-    let (o, c) = match b.get(open)? {
-        b'{' => (b'{', b'}'),
-        b'(' => (b'(', b')'),
-        _ => return None,
-    };
-    let mut depth = 0usize;
-    for (i, &x) in b.iter().enumerate().skip(open) {
-        if x == o {
-            depth += 1;
-        } else if x == c {
-            depth -= 1;
-            if depth == 0 {
-                return Some(i);
-            }
-        }
-    }
-    None
+    matching_bracket(b, open, b.len())
 }
 
 /// Unicode symbols, LaTeX spacing and degree marks rewritten, degree marks dropped:
@@ -579,8 +564,9 @@ pub fn choice_letter(s: &str) -> Option<(char, &str)> {
     Some((letter, rest.trim().trim_end_matches('.').trim()))
 }
 
-/// Whether a normalized answer holds a word (two letters in a row outside a LaTeX command).
-fn has_word(s: &str) -> bool {
+/// Whether a normalized answer holds a word: two letters in a row outside a LaTeX command
+/// (unlike `math::normalize`'s whole-word search for a given word).
+fn has_letter_run(s: &str) -> bool {
     let b = s.as_bytes();
     let mut i = 0;
     let mut run = 0;
@@ -667,7 +653,7 @@ fn parse_prediction(candidate: &str, gold_has_eq: bool) -> Parsed {
         }
     }
     let text = normalize_geo_answer(&text);
-    if !has_word(&text) {
+    if !has_letter_run(&text) {
         return Parsed {
             expr: math::parse_latex(&text),
             text,

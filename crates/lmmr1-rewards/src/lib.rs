@@ -36,6 +36,7 @@ pub mod geometry;
 pub mod lmm_r1;
 pub mod math;
 mod reward;
+pub mod rng;
 pub mod sokoban;
 
 pub use geometry::{geo_equivalent, normalize_geo_answer, GeoReward, GeoTask};

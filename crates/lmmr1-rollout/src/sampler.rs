@@ -12,28 +12,18 @@ use crate::experience::{Experience, Row};
 use crate::prompt::{EncodedPrompt, PromptEncoder};
 use crate::{Error, Result};
 
-/// Rollout settings (LMM-R1 / OpenRLHF names).
+/// Rollout settings (LMM-R1 / OpenRLHF names): how many samples, how many generated together,
+/// and how each token is drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RolloutConfig {
     /// Responses per prompt (`n_samples_per_prompt`).
     pub n_samples_per_prompt: usize,
-    /// Generation budget (`generate_max_len`).
-    pub max_new_tokens: usize,
-    /// Sampling temperature (0 = greedy).
-    pub temperature: f64,
-    /// Nucleus mass.
-    pub top_p: f64,
-    /// Top-k (0 = off).
-    pub top_k: usize,
     /// Sequences generated together (`micro_rollout_batch_size`).
     pub generation_batch: usize,
-    /// Tokens that end a response.
-    pub stop_tokens: Vec<u32>,
-    /// Id used for padding.
-    pub pad_token: u32,
-    /// Tokens never sampled (the vision placeholders: a response holding `<|image_pad|>` would
-    /// need an image).
-    pub suppress_tokens: Vec<u32>,
+    /// Temperature, top-p/top-k, the budget (`generate_max_len`), stop, pad and suppressed
+    /// tokens (the vision placeholders: a response holding `<|image_pad|>` would need an image).
+    /// Its `seed` is replaced in each generation batch by one derived from the rollout's seed.
+    pub sampling: SamplingParams,
 }
 
 /// One generated response.
@@ -62,7 +52,7 @@ pub fn generate_responses(
     seed: u64,
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<Vec<Generation>> {
-    if cfg.generation_batch == 0 || cfg.max_new_tokens == 0 {
+    if cfg.generation_batch == 0 || cfg.sampling.max_new_tokens == 0 {
         return Err(Error::Input(
             "generation_batch and max_new_tokens must be ≥ 1".into(),
         ));
@@ -81,7 +71,7 @@ pub fn generate_responses(
         for &g in chunk {
             let p = &prompts[g];
             let lp = width - p.ids.len();
-            ids.extend(std::iter::repeat_n(cfg.pad_token, lp));
+            ids.extend(std::iter::repeat_n(cfg.sampling.pad_token, lp));
             mask.extend(std::iter::repeat_n(0u32, lp));
             ids.extend_from_slice(&p.ids);
             mask.extend(std::iter::repeat_n(1u32, p.ids.len()));
@@ -97,16 +87,10 @@ pub fn generate_responses(
         };
         let inputs = Inputs::new(chunk.len(), ids, mask, pixel_values, grids)?;
         let params = SamplingParams {
-            temperature: cfg.temperature,
-            top_p: cfg.top_p,
-            top_k: cfg.top_k,
             seed: seed
                 .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 .wrapping_add(chunk_idx as u64),
-            max_new_tokens: cfg.max_new_tokens,
-            stop_tokens: cfg.stop_tokens.clone(),
-            pad_token: cfg.pad_token,
-            suppress_tokens: cfg.suppress_tokens.clone(),
+            ..cfg.sampling.clone()
         };
         let gen = generate(model, &inputs, &params)?;
         for (k, &g) in chunk.iter().enumerate() {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use lmmr1_tasks::rng::SplitMix64;
-use lmmr1_tasks::{geo, perce, visual_math, Content, Generated};
+use lmmr1_tasks::{geo_diagrams, perce, visual_math, Content, Generated};
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -21,7 +21,7 @@ fn main() -> anyhow::Result<()> {
     let tasks: Vec<(&str, Gen)> = vec![
         (
             "geo",
-            Box::new(move |l, r| geo::generate_figure(l, scale, r).1),
+            Box::new(move |l, r| geo_diagrams::generate_figure(l, scale, r).1),
         ),
         (
             "visual_math",

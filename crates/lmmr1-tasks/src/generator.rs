@@ -411,7 +411,8 @@ fn word(rng: &mut SplitMix64) -> Parts {
     }
 }
 
-fn gcd(a: i64, b: i64) -> i64 {
+/// Greatest common divisor (non-negative).
+pub(crate) fn gcd(a: i64, b: i64) -> i64 {
     if b == 0 {
         a.abs()
     } else {
@@ -428,8 +429,8 @@ fn proper_fraction(rng: &mut SplitMix64) -> (i64, i64) {
 }
 
 /// `p/q` in LaTeX, reduced; an integer when the denominator is 1.
-fn latex_fraction(p: i64, q: i64) -> String {
-    let g = gcd(p, q);
+pub(crate) fn latex_fraction(p: i64, q: i64) -> String {
+    let g = gcd(p, q).max(1);
     let (p, q) = (p / g, q / g);
     if q == 1 {
         p.to_string()

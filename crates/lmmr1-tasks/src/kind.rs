@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::rng::SplitMix64;
 use crate::sample::{Content, Sample};
 use crate::task::{Episode, Generated};
-use crate::{football, generator, geo, perce, sokoban, visual_math};
+use crate::{football, generator, geo_diagrams, perce, sokoban, visual_math};
 use lmmr1_rewards::geometry::geo_reward;
 use lmmr1_rewards::sokoban::Level;
 
@@ -22,7 +22,7 @@ pub enum TaskKind {
     Arith,
     /// The same problems drawn into an image ([`visual_math`](crate::visual_math); FRE-Multi).
     VisualMath,
-    /// Geometry diagrams with labelled values ([`geo`](crate::geo); MGT-Geo), scored by the
+    /// Geometry diagrams with labelled values ([`geo_diagrams`](crate::geo_diagrams); MGT-Geo), scored by the
     /// geometry verifier (degrees, radicals, multiple-choice letters or values).
     Geo,
     /// Perception then reasoning: shapes, bar charts, tables, lengths
@@ -86,7 +86,7 @@ impl TaskKind {
             TaskKind::Arith => {
                 let p = generator::generate(level, rng);
                 let demonstration = generator::demonstration(&p);
-                let slipped = crate::slip::slip_answer(&demonstration, &p.answer);
+                let slipped = crate::teacher::slip_answer(&demonstration, &p.answer);
                 Ok(Generated {
                     sample: p.to_sample("arith"),
                     demonstration,
@@ -94,7 +94,7 @@ impl TaskKind {
                 })
             }
             TaskKind::VisualMath => Ok(visual_math::generate(level, rng)),
-            TaskKind::Geo => Ok(geo::generate(level, rng)),
+            TaskKind::Geo => Ok(geo_diagrams::generate(level, rng)),
             TaskKind::PerceReason => Ok(perce::generate(level, rng)),
             TaskKind::Sokoban => {
                 let mut cfg = sokoban::SokobanTaskConfig::level(level);

@@ -29,21 +29,23 @@
 //! The Qwen2.5-VL chat template that turns [`Sample::messages`] into a prompt string lives in
 //! `lmmr1_model::tokenizer`.
 
+pub mod choices;
 mod dataset;
 pub mod draw;
 mod error;
 pub mod football;
 pub mod generator;
-pub mod geo;
+pub mod geo_diagrams;
 pub mod kind;
 mod mixture;
 pub mod perce;
 pub mod prompts;
-pub mod rng;
+/// The project's one seeded generator (SplitMix64), from `lmmr1-rewards`.
+pub use lmmr1_rewards::rng;
 mod sample;
-pub mod slip;
 pub mod sokoban;
 mod task;
+pub mod teacher;
 pub mod visual_math;
 
 pub use dataset::{gold_is_checkable, BadRows, Dataset};
@@ -51,8 +53,8 @@ pub use error::{Error, Result};
 pub use kind::{sample_key, TaskKind};
 pub use mixture::{Cursor, Mixture, MixturePosition};
 pub use sample::{Content, Picture, Sample, Turn};
-pub use slip::slip_answer;
 pub use task::{Episode, Generated, TurnOutcome};
+pub use teacher::slip_answer;
 
 /// The README's examples run as doctests.
 #[doc = include_str!("../README.md")]

@@ -15,8 +15,7 @@ use image::Rgb;
 
 use crate::draw::{Canvas, BLACK, BLUE, CELL, GREEN, GRID, RED};
 use crate::rng::SplitMix64;
-use crate::sample::{Content, Picture, Sample, Turn};
-use crate::slip::{self, Choices};
+use crate::sample::Picture;
 use crate::task::Generated;
 
 /// The highest level.
@@ -93,39 +92,15 @@ pub fn generate_scene(level: u8, scale: u32, rng: &mut SplitMix64) -> (Perce, Ge
     let id = format!("perce-l{level}-{:016x}", rng.state());
     let p = perce(level, rng);
     let answer = p.answer.to_string();
-    let choices = if rng.below(4) == 0 {
-        Choices::around(&answer, rng)
-    } else {
-        None
-    };
     let picture = Picture::from_rgb_image(render(&p.scene, scale));
-    let (question, gold, options) = match &choices {
-        Some(c) => (
-            format!("{} {}", p.question, c.listing()),
-            slip::letter(c.correct).to_string(),
-            c.options.clone(),
-        ),
-        None => (p.question.clone(), answer.clone(), Vec::new()),
-    };
-    let (demonstration, slipped) = slip::responses(&p.solution, &answer, choices.as_ref());
-    let sample = Sample {
+    let generated = Generated::picture_question(
         id,
-        messages: vec![Turn {
-            role: "user".into(),
-            content: vec![Content::Pixels(picture), Content::Text(question)],
-        }],
-        answer: gold,
-        datasource: Some(format!("perce/level{}", p.level)),
-        choices: options,
-    };
-    (
-        p,
-        Generated {
-            sample,
-            demonstration,
-            slipped,
-        },
-    )
+        picture,
+        (&p.question, &p.solution, &answer),
+        rng,
+        format!("perce/level{}", p.level),
+    );
+    (p, generated)
 }
 
 fn plural(shape_is_square: bool) -> &'static str {

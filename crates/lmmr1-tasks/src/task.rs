@@ -1,5 +1,9 @@
 //! Generated problems of every task family, for RL prompts and for supervised warm starts.
 
+use crate::choices::{letter, Choices};
+use crate::rng::SplitMix64;
+use crate::sample::{Content, Picture, Turn};
+use crate::teacher::responses;
 use crate::Sample;
 
 /// One generated task item: the prompt with its gold answer, and two teacher responses.
@@ -40,4 +44,48 @@ pub trait Episode: Send {
     /// The episode's score so far: `total` is the return; components include `solved` (1/0)
     /// and `format` (fraction of turns whose response had LMM-R1's format).
     fn score(&self) -> lmmr1_rewards::Score;
+}
+
+impl Generated {
+    /// An item that shows `picture` and asks `question`, whose steps are `solution` and final
+    /// answer `answer` (the geometry and perception generators). One item in four (drawn from
+    /// `rng`) is multiple choice when the answer's form allows it: the options are listed after
+    /// the question and the gold is the right letter.
+    pub(crate) fn picture_question(
+        id: String,
+        picture: Picture,
+        (question, solution, answer): (&str, &str, &str),
+        rng: &mut SplitMix64,
+        datasource: String,
+    ) -> Self {
+        let choices = match rng.below(4) {
+            0 => Choices::around(answer, rng),
+            _ => None,
+        };
+        let choices = choices.as_ref();
+        let (question, gold, options) = match choices {
+            Some(c) => (
+                format!("{question} {}", c.listing()),
+                letter(c.correct).to_string(),
+                c.options.clone(),
+            ),
+            None => (question.to_string(), answer.to_string(), Vec::new()),
+        };
+        let (demonstration, slipped) = responses(solution, answer, choices);
+        let sample = Sample {
+            id,
+            messages: vec![Turn {
+                role: "user".into(),
+                content: vec![Content::Pixels(picture), Content::Text(question)],
+            }],
+            answer: gold,
+            datasource: Some(datasource),
+            choices: options,
+        };
+        Generated {
+            sample,
+            demonstration,
+            slipped,
+        }
+    }
 }

@@ -18,8 +18,8 @@ use crate::draw::{Canvas, BLACK};
 use crate::generator::{self, Problem};
 use crate::rng::SplitMix64;
 use crate::sample::{Content, Picture, Sample, Turn};
-use crate::slip::slip_answer;
 use crate::task::Generated;
+use crate::teacher::slip_answer;
 
 /// The highest level.
 pub const MAX_LEVEL: u8 = 5;

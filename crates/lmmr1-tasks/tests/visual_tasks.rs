@@ -8,11 +8,11 @@ use std::collections::HashSet;
 
 use image::{Rgb, RgbImage};
 use lmmr1_rewards::lmm_r1::math_reward;
+use lmmr1_tasks::choices::{letter, shift_leading};
 use lmmr1_tasks::draw::{self, BLACK, BLUE, CELL, GLYPHS, GREEN, RED};
-use lmmr1_tasks::geo::{self, GeoKind};
+use lmmr1_tasks::geo_diagrams::{self as geo, GeoKind};
 use lmmr1_tasks::perce::{self, Scene};
 use lmmr1_tasks::rng::SplitMix64;
-use lmmr1_tasks::slip::{letter, shift_leading};
 use lmmr1_tasks::{slip_answer, visual_math, Content, Generated};
 
 const SEEDS: u64 = 3000;

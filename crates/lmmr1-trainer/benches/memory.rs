@@ -78,7 +78,7 @@ fn case(i: usize) -> Case {
 
 fn model_config(name: &str) -> Config {
     match name {
-        "embedded" => lmmr1_trainer::tiny::config().expect("embedded config"),
+        "embedded" => lmmr1_trainer::embedded::config().expect("embedded config"),
         preset => lmmr1_model::config::preset(preset).expect("preset"),
     }
 }

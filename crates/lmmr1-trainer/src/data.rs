@@ -27,7 +27,7 @@ pub struct Data {
 /// Whether the policy is the embedded tiny one or trained from it: no `model.dir` and no
 /// existing `model.init_from`, or a model directory whose vocabulary is the tiny one's (< 1000).
 pub fn tiny_lineage(cfg: &Config) -> bool {
-    let dir = crate::setup::model_dir(cfg);
+    let dir = cfg.start_dir();
     match dir {
         None => true,
         Some(d) => std::fs::read_to_string(d.join("config.json"))

@@ -81,8 +81,7 @@ pub fn evaluate(
     }
     let greedy_cfg = RolloutConfig {
         n_samples_per_prompt: 1,
-        temperature: 0.0,
-        ..base.clone()
+        ..greedy(base)
     };
     let greedy = rollout(
         model,
@@ -186,10 +185,7 @@ pub fn evaluate_episodes(
                 &mut |_, _| {},
             )?)
         };
-    let greedy_cfg = RolloutConfig {
-        temperature: 0.0,
-        ..base.clone()
-    };
+    let greedy_cfg = greedy(base);
     let (exp, greedy) = play(&greedy_cfg, 1, seed)?;
     let n = samples.len() as f64;
     let mut r = EvalResult {
@@ -246,4 +242,11 @@ pub fn system_turns(s: &Sample) -> Vec<lmmr1_tasks::Turn> {
         .take_while(|t| t.role == "system")
         .cloned()
         .collect()
+}
+
+/// `base` with greedy decoding (temperature 0).
+fn greedy(base: &RolloutConfig) -> RolloutConfig {
+    let mut cfg = base.clone();
+    cfg.sampling.temperature = 0.0;
+    cfg
 }

@@ -8,7 +8,7 @@
 //! accumulation, evaluate on the held-out split every N steps, checkpoint atomically.
 //!
 //! * [`config`]: the TOML configuration (`configs/*.toml`), overrides and validation;
-//! * [`tiny`]: the embedded default policy (architecture, tokenizer);
+//! * [`embedded`]: the embedded default policy (architecture, tokenizer);
 //! * [`data`]: datasets, the held-out split and the resumable data order;
 //! * [`warm_start`]: supervised fine-tuning on demonstrations;
 //! * [`eval`]: greedy accuracy, format rate and sampled pass@k;
@@ -21,6 +21,7 @@
 
 pub mod config;
 pub mod data;
+pub mod embedded;
 pub mod eval;
 pub mod output;
 pub mod plan;
@@ -28,13 +29,11 @@ mod setup;
 pub mod state;
 mod step;
 pub mod tensorboard;
-pub mod tiny;
 pub mod trainer;
 mod update;
 pub mod warm_start;
 
 pub use config::Config;
-pub use setup::model_dir;
 pub use trainer::{run, RunOptions, Summary};
 
 use std::path::PathBuf;

@@ -304,12 +304,12 @@ pub fn resolve(
 /// `config.json` of the model a run starts from (`model.init_from` when it holds a checkpoint,
 /// else `model.dir`, else the embedded policy), and whether it is a directory.
 pub fn model_config(cfg: &Config) -> Result<(lmmr1_model::Config, bool)> {
-    match crate::setup::model_dir(cfg) {
+    match cfg.start_dir() {
         Some(dir) => {
             let path = dir.join("config.json");
             Ok((lmmr1_model::Config::from_file(&path)?, true))
         }
-        None => Ok((crate::tiny::config()?, false)),
+        None => Ok((crate::embedded::config()?, false)),
     }
 }
 

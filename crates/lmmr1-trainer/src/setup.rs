@@ -14,18 +14,7 @@ use lmmr1_rollout::PromptEncoder;
 
 use crate::config::Config;
 use crate::output::progress_bar;
-use crate::plan::Resolved;
-use crate::{data, io_err, tiny, warm_start, Error, Result};
-
-/// The directory the policy starts from: `model.init_from` when it holds a checkpoint (a
-/// two-stage run), else `model.dir`; `None` = the embedded policy.
-pub fn model_dir(cfg: &Config) -> Option<PathBuf> {
-    let init = Path::new(&cfg.model.init_from);
-    if !cfg.model.init_from.is_empty() && init.join("config.json").is_file() {
-        return Some(init.to_path_buf());
-    }
-    (!cfg.model.dir.is_empty()).then(|| PathBuf::from(&cfg.model.dir))
-}
+use crate::{data, embedded, io_err, warm_start, Error, Result};
 
 /// What identifies a warm-started base: the embedded policy (its config and tokenizer, by
 /// FNV-1a hash, and its seed) and the `[warm_start]` settings (its `cache` path aside).
@@ -40,8 +29,8 @@ fn warm_start_key(cfg: &Config) -> Result<String> {
     };
     Ok(format!(
         "model.config = {:016x}\nmodel.tokenizer = {:016x}\nmodel.seed = {}\nmodel.dtype = {:?}\n[warm_start]\n{text}",
-        fnv1a(tiny::CONFIG_JSON.as_bytes()),
-        fnv1a(tiny::TOKENIZER_JSON.as_bytes()),
+        fnv1a(embedded::CONFIG_JSON.as_bytes()),
+        fnv1a(embedded::TOKENIZER_JSON.as_bytes()),
         cfg.model.seed,
         cfg.model.dtype
     ))
@@ -69,19 +58,19 @@ pub(crate) fn setup(
     fresh: bool,
     exclude: &HashSet<u64>,
     progress: bool,
-    resolved: &Resolved,
+    recompute: bool,
 ) -> Result<Setup> {
     let popts = PolicyOptions {
         freeze: cfg.model.freeze.clone(),
-        recompute: resolved.recompute,
+        recompute,
     };
-    let start_dir = model_dir(cfg);
+    let start_dir = cfg.start_dir();
     let embedded = start_dir.is_none();
     let base_out = out.join("base");
     let (tokenizer, model_cfg, label) = match &start_dir {
         None => (
-            tiny::tokenizer()?,
-            tiny::config()?,
+            embedded::tokenizer()?,
+            embedded::config()?,
             "embedded-tiny".to_string(),
         ),
         Some(dir) => (
@@ -121,7 +110,7 @@ pub(crate) fn setup(
     let build_opts = if embedded || warm {
         PolicyOptions {
             freeze: Vec::new(),
-            recompute: resolved.recompute,
+            recompute,
         }
     } else {
         popts.clone()
@@ -150,7 +139,7 @@ pub(crate) fn setup(
             save_hf(&base_out, &model_cfg, &policy.named_tensors(), dtype)?;
             write_atomic(
                 &base_out.join("tokenizer.json"),
-                tiny::TOKENIZER_JSON.as_bytes(),
+                embedded::TOKENIZER_JSON.as_bytes(),
             )?;
             return Ok(Setup {
                 policy,
@@ -195,7 +184,7 @@ pub(crate) fn setup(
     save_hf(&base_out, &model_cfg, &policy.named_tensors(), dtype)?;
     let tok_path = base_out.join("tokenizer.json");
     let tok_json = match &start_dir {
-        None => tiny::TOKENIZER_JSON.as_bytes().to_vec(),
+        None => embedded::TOKENIZER_JSON.as_bytes().to_vec(),
         Some(dir) => {
             let p = dir.join("tokenizer.json");
             std::fs::read(&p).map_err(io_err(p))?

@@ -8,9 +8,9 @@ use lmmr1_algos::{
     compute_advantages, dynamic_sampling, kl_penalty, masked_mean, overlong_penalty,
     AdvantageInputs, KlController,
 };
+use lmmr1_model::critic::ValueModel;
 use lmmr1_model::model::Qwen25VL;
 use lmmr1_model::policy::Policy;
-use lmmr1_model::value::ValueModel;
 use lmmr1_rollout::{
     rollout, rollout_episodes, EpisodeConfig, Experience, PromptEncoder, RolloutConfig,
 };

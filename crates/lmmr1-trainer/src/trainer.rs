@@ -10,10 +10,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use lmmr1_model::checkpoint::{load_latest_checkpoint, save_hf, write_atomic};
+use lmmr1_model::critic::ValueModel;
 use lmmr1_model::optim::AdamW;
 use lmmr1_model::policy::{Policy, PolicyOptions};
+use lmmr1_model::sampling::SamplingParams;
 use lmmr1_model::tokenizer::Tokenizer;
-use lmmr1_model::value::ValueModel;
 use lmmr1_rollout::{EpisodeConfig, Experience, RolloutConfig};
 use lmmr1_tasks::{sample_key, Sample};
 use serde::Serialize;
@@ -176,7 +177,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
         fresh,
         &exclude,
         opts.progress,
-        &resolved,
+        resolved.recompute,
     )?;
     let mut summary = Summary {
         model: label,
@@ -517,20 +518,23 @@ fn rollout_config(cfg: &Config, tok: &Tokenizer, generation_batch: usize) -> Rol
     let ids = |names: &[&str]| names.iter().filter_map(|t| tok.token_id(t)).collect();
     RolloutConfig {
         n_samples_per_prompt: cfg.rollout.n_samples_per_prompt,
-        max_new_tokens: cfg.rollout.max_new_tokens,
-        temperature: cfg.rollout.temperature,
-        top_p: cfg.rollout.top_p,
-        top_k: cfg.rollout.top_k,
         generation_batch,
-        stop_tokens: ids(&["<|im_end|>", "<|endoftext|>"]),
-        pad_token: tok.token_id("<|endoftext|>").unwrap_or(0),
-        suppress_tokens: ids(&[
-            "<|image_pad|>",
-            "<|video_pad|>",
-            "<|vision_start|>",
-            "<|vision_end|>",
-            "<|vision_pad|>",
-        ]),
+        sampling: SamplingParams {
+            temperature: cfg.rollout.temperature,
+            top_p: cfg.rollout.top_p,
+            top_k: cfg.rollout.top_k,
+            seed: 0,
+            max_new_tokens: cfg.rollout.max_new_tokens,
+            stop_tokens: ids(&["<|im_end|>", "<|endoftext|>"]),
+            pad_token: tok.token_id("<|endoftext|>").unwrap_or(0),
+            suppress_tokens: ids(&[
+                "<|image_pad|>",
+                "<|video_pad|>",
+                "<|vision_start|>",
+                "<|vision_end|>",
+                "<|vision_pad|>",
+            ]),
+        },
     }
 }
 

@@ -6,9 +6,9 @@ use std::cell::RefCell;
 
 use candle_core::{DType, Device, Tensor, Var};
 use lmmr1_algos::{kl_loss, ppo_clip_loss, value_loss, LossScale, PolicyLossInputs};
+use lmmr1_model::critic::ValueModel;
 use lmmr1_model::optim::{accumulate_grads, clip_grad_norm, AdamW, LrSchedule};
 use lmmr1_model::policy::Policy;
-use lmmr1_model::value::ValueModel;
 use lmmr1_rollout::Experience;
 use lmmr1_tasks::rng::SplitMix64;
 

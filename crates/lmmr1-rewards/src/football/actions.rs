@@ -6,7 +6,7 @@
 //! `keeper_rush`); see `shared/docs/rewards-anchors.md` §5.1.
 
 use super::error::FootballError;
-use super::geometry::Vec2;
+use super::vec2::Vec2;
 
 /// One of the eight run directions. "Top" is `y < 0`, as on gfootball's screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

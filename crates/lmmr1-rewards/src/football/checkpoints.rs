@@ -78,8 +78,8 @@ impl CheckpointReward {
 
 #[cfg(test)]
 mod tests {
-    use super::super::geometry::Vec2;
     use super::super::state::{Player, PlayerId, Role, Team};
+    use super::super::vec2::Vec2;
     use super::*;
 
     fn carrier_at(x: f32, y: f32) -> State {

@@ -4,16 +4,16 @@
 use super::actions::Action;
 use super::checkpoints::{scoring_reward, CheckpointReward};
 use super::error::FootballError;
-use super::geometry::Vec2;
 use super::physics::{
     advance_ball, carry_ball, move_player, CARRY_FACTOR, DRIBBLE_SPEED, RUN_SPEED, SPRINT_SPEED,
 };
 use super::policies::{builtin_carrier, team_wants};
 use super::reward::{MageBenchReward, RewardTerms};
-use super::rng::SplitMix64;
 use super::rules::{check_stoppage, release_kick, resolve_free_ball, resolve_tackles, Stoppage};
 use super::scenarios::Scenario;
 use super::state::{KickKind, PendingKick, PlayerId, RawObservation, State, Team};
+use super::vec2::Vec2;
+use crate::rng::SplitMix64;
 
 /// Why an episode ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -33,21 +33,19 @@ pub mod actions;
 pub mod checkpoints;
 pub mod env;
 mod error;
-pub mod geometry;
 pub mod physics;
 pub mod policies;
 pub mod reward;
-pub mod rng;
 pub mod rules;
 pub mod scenarios;
 pub mod scorer;
 pub mod state;
 pub mod turns;
+pub mod vec2;
 
 pub use actions::{parse_actions, parse_answer, Action, Direction};
 pub use env::{Env, EpisodeEnd, Step, StepInfo};
 pub use error::FootballError;
-pub use geometry::Vec2;
 pub use reward::{MageBenchReward, RewardTerms};
 pub use scenarios::Scenario;
 pub use scorer::{Evaluation, FootballReward, FootballTask, Playback};
@@ -55,3 +53,4 @@ pub use state::{
     Ball, GameMode, Player, PlayerId, RawObservation, Role, Squad, State, StickyActions, Team,
     MAX_PLAYERS,
 };
+pub use vec2::Vec2;

@@ -3,8 +3,8 @@
 //! One step is 0.1 s of game time (gfootball observes at 10 steps/s); one pitch unit is about
 //! 52.5 m. All arithmetic is `f32` and nothing allocates.
 
-use super::geometry::Vec2;
 use super::state::{Ball, KickKind, Player, PITCH_HALF_LENGTH, PITCH_HALF_WIDTH};
+use super::vec2::Vec2;
 
 /// Running speed per step (about 6.3 m/s).
 pub const RUN_SPEED: f32 = 0.012;

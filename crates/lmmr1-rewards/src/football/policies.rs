@@ -11,9 +11,9 @@
 //!
 //! Each function returns a wanted velocity and reads the state only.
 
-use super::geometry::Vec2;
 use super::physics::{seek, CARRY_FACTOR, RUN_SPEED, SPRINT_SPEED};
 use super::state::{KickKind, PlayerId, Role, State, Team, MAX_PLAYERS, PITCH_HALF_LENGTH};
+use super::vec2::Vec2;
 
 /// Outfield speed of a team: the right team runs slower at low difficulty.
 pub fn team_speed(state: &State, team: Team) -> f32 {

@@ -302,8 +302,8 @@ impl MageBenchReward {
 
 #[cfg(test)]
 mod tests {
-    use super::super::geometry::Vec2;
     use super::super::state::{Player, PlayerId, Role, Team};
+    use super::super::vec2::Vec2;
     use super::*;
 
     const EPS: f64 = 1e-9;

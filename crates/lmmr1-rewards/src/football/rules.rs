@@ -1,13 +1,13 @@
 //! The rules of the ball: kicks (receiver choice, shot aim), keeper saves, ball control and
 //! interceptions, tackles, goals and the ball leaving the pitch.
 
-use super::geometry::{segment_distance, Vec2};
 use super::physics::{carry_ball, kick_velocity};
-use super::rng::SplitMix64;
 use super::state::{
     BallInFlight, GameMode, KickKind, PendingKick, PlayerId, Role, State, Team, GOAL_HALF_WIDTH,
     GOAL_HEIGHT, PITCH_HALF_LENGTH, PITCH_HALF_WIDTH,
 };
+use super::vec2::{segment_distance, Vec2};
+use crate::rng::SplitMix64;
 
 /// A free ball within this distance of a player (along its path this step) can be
 /// controlled.

@@ -14,10 +14,10 @@
 //! ```
 
 use super::error::FootballError;
-use super::geometry::Vec2;
 use super::physics::carry_ball;
-use super::rng::SplitMix64;
 use super::state::{Player, PlayerId, Role, State, Team, MAX_PLAYERS};
+use super::vec2::Vec2;
+use crate::rng::SplitMix64;
 
 /// MageBench's game length (`NSTEPS`).
 pub const DEFAULT_DURATION: u32 = 400;

@@ -6,7 +6,7 @@
 
 use super::actions::Direction;
 use super::error::FootballError;
-use super::geometry::Vec2;
+use super::vec2::Vec2;
 
 /// Half the pitch length: the goal lines are at x = ±1.
 pub const PITCH_HALF_LENGTH: f32 = 1.0;

@@ -12,9 +12,9 @@
 use super::actions::{Action, Direction};
 use super::env::{Env, EpisodeEnd};
 use super::error::FootballError;
-use super::geometry::Vec2;
 use super::reward::RewardTerms;
 use super::state::{State, PITCH_HALF_LENGTH, PITCH_HALF_WIDTH};
+use super::vec2::Vec2;
 
 /// Most steps of an automatic move (`MAX_AUTO_STEPS`).
 pub const MAX_AUTO_STEPS: u32 = 10;

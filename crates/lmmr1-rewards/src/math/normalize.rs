@@ -145,7 +145,7 @@ pub fn extract_boxed(text: &str, last: bool) -> String {
             }
             break;
         }
-        let Some(close) = matching_brace(b, next, max_pos) else {
+        let Some(close) = matching_bracket(b, next, max_pos) else {
             if results.is_empty() {
                 results.push(&text[next..]);
             }
@@ -177,19 +177,23 @@ pub fn extract_boxed(text: &str, last: bool) -> String {
     results.join(",")
 }
 
-/// Index of the `}` matching the `{` at `open`, searching below `max`.
-pub fn matching_brace(b: &[u8], open: usize, max: usize) -> Option<usize> {
+/// Index of the bracket that closes the `{` or `(` at `open`, searching below `max` (`None` when
+/// `open` holds neither or the bracket is not closed).
+pub(crate) fn matching_bracket(b: &[u8], open: usize, max: usize) -> Option<usize> {
+    let (o, c) = match b.get(open)? {
+        b'{' => (b'{', b'}'),
+        b'(' => (b'(', b')'),
+        _ => return None,
+    };
     let mut depth = 0usize;
-    for (i, &c) in b.iter().enumerate().take(max).skip(open) {
-        match c {
-            b'{' => depth += 1,
-            b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
-                }
+    for (i, &x) in b.iter().enumerate().take(max).skip(open) {
+        if x == o {
+            depth += 1;
+        } else if x == c {
+            depth -= 1;
+            if depth == 0 {
+                return Some(i);
             }
-            _ => {}
         }
     }
     None

@@ -19,7 +19,7 @@
 
 use super::hash::FxHashSet;
 use super::level::{Level, Tile, MAX_SIDE};
-use super::rng::SplitMix64;
+use crate::rng::SplitMix64;
 
 /// gym-sokoban's named variants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -279,16 +279,16 @@ impl Generator {
         const DIRECTIONS: [(isize, isize); 4] = [(1, 0), (0, 1), (-1, 0), (0, -1)];
         let (rows, cols) = (self.config.rows, self.config.cols);
         let mut floor = vec![false; rows * cols];
-        let mut direction = DIRECTIONS[self.rng.below(4)];
-        let mut r = 1 + self.rng.below(rows - 1) as isize;
-        let mut c = 1 + self.rng.below(cols - 1) as isize;
+        let mut direction = DIRECTIONS[self.rng.below(4) as usize];
+        let mut r = 1 + self.rng.below((rows - 1) as u64) as isize;
+        let mut c = 1 + self.rng.below((cols - 1) as u64) as isize;
         for _ in 0..self.config.num_gen_steps {
-            if self.rng.unit() < self.config.p_change_direction {
-                direction = DIRECTIONS[self.rng.below(4)];
+            if self.rng.unit_f64() < self.config.p_change_direction {
+                direction = DIRECTIONS[self.rng.below(4) as usize];
             }
             r = (r + direction.0).clamp(1, rows as isize - 2);
             c = (c + direction.1).clamp(1, cols as isize - 2);
-            let mask = &MASKS[self.rng.below(5)];
+            let mask = &MASKS[self.rng.below(5) as usize];
             for (dr, row) in mask.iter().enumerate() {
                 for (dc, &on) in row.iter().enumerate() {
                     if on {
@@ -318,9 +318,9 @@ impl Generator {
         if free.len() <= self.config.num_boxes + 1 {
             return None;
         }
-        let player = free.remove(self.rng.below(free.len()));
+        let player = free.remove(self.rng.below(free.len() as u64) as usize);
         for _ in 0..self.config.num_boxes {
-            let target = free.remove(self.rng.below(free.len()));
+            let target = free.remove(self.rng.below(free.len() as u64) as usize);
             tiles[target] = Tile::Target;
         }
         Some(player)

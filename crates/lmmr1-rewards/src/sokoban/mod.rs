@@ -45,7 +45,6 @@ mod generate;
 mod hash;
 mod level;
 mod lurd;
-mod rng;
 mod score;
 mod solver;
 

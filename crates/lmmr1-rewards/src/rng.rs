@@ -1,5 +1,6 @@
-//! A tiny seeded generator (SplitMix64) so that datasets, mixtures and generated problems are
-//! reproducible from a `u64` seed without a `rand` dependency.
+//! The one seeded generator of the project (SplitMix64): environments (Sokoban levels, football
+//! noise), datasets, mixtures and generated problems are pure functions of a `u64` seed,
+//! without a `rand` dependency whose streams could change between versions.
 
 /// SplitMix64 (Steele, Lea and Flood 2014; Vigna's reference `splitmix64.c`):
 /// `state += 0x9E3779B97F4A7C15`, then two xor-shift-multiply rounds and a final xor-shift.
@@ -7,7 +8,7 @@
 /// The whole state is one `u64` ([`SplitMix64::state`]), so a position is saved by saving it.
 ///
 /// ```
-/// use lmmr1_tasks::rng::SplitMix64;
+/// use lmmr1_rewards::rng::SplitMix64;
 /// let mut a = SplitMix64::new(7);
 /// let mut b = SplitMix64::new(7);
 /// assert_eq!(a.next_u64(), b.next_u64());
@@ -69,6 +70,21 @@ impl SplitMix64 {
     /// A uniform float in `[0, 1)` with 53 random bits.
     pub fn unit_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+
+    /// A uniform float in `[0, 1)` with 24 random bits.
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / (1u64 << 24) as f32)
+    }
+
+    /// A uniform float in `[-1, 1)` (24 random bits).
+    pub fn next_signed(&mut self) -> f32 {
+        self.next_f32() * 2.0 - 1.0
+    }
+
+    /// `true` with probability `p` (24-bit draw; `p ≤ 0` never, `p ≥ 1` always).
+    pub fn chance(&mut self, p: f32) -> bool {
+        self.next_f32() < p
     }
 
     /// `true` with probability 1/2.
@@ -167,6 +183,17 @@ mod tests {
         assert_eq!(c[0] + c[3], 0);
         // Expected 6000 / 2000; sigma ≈ 39.
         assert!((5760..=6240).contains(&c[1]), "{c:?}");
+    }
+
+    #[test]
+    fn floats_stay_in_range() {
+        let mut r = SplitMix64::new(7);
+        for _ in 0..10_000 {
+            assert!((0.0..1.0).contains(&r.next_f32()));
+            assert!((-1.0..1.0).contains(&r.next_signed()));
+            assert!((0.0..1.0).contains(&r.unit_f64()));
+        }
+        assert!(!r.chance(0.0) && r.chance(1.0));
     }
 
     #[test]

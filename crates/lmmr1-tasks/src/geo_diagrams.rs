@@ -16,8 +16,7 @@
 
 use crate::draw::{Canvas, BLACK, BLUE};
 use crate::rng::SplitMix64;
-use crate::sample::{Content, Picture, Sample, Turn};
-use crate::slip::{self, Choices};
+use crate::sample::Picture;
 use crate::task::Generated;
 
 /// The highest level.
@@ -74,8 +73,8 @@ pub struct Figure {
 /// One geometry item at scale 1 (224×224 px).
 ///
 /// ```
-/// use lmmr1_tasks::{geo, rng::SplitMix64};
-/// let g = geo::generate(1, &mut SplitMix64::new(3));
+/// use lmmr1_tasks::{geo_diagrams, rng::SplitMix64};
+/// let g = geo_diagrams::generate(1, &mut SplitMix64::new(3));
 /// assert_eq!(g.sample.datasource.as_deref(), Some("geo/level1"));
 /// ```
 pub fn generate(level: u8, rng: &mut SplitMix64) -> Generated {
@@ -86,39 +85,15 @@ pub fn generate(level: u8, rng: &mut SplitMix64) -> Generated {
 pub fn generate_figure(level: u8, scale: u32, rng: &mut SplitMix64) -> (Figure, Generated) {
     let id = format!("geo-l{level}-{:016x}", rng.state());
     let fig = figure(level, rng);
-    let choices = if rng.below(4) == 0 {
-        Choices::around(&fig.answer, rng)
-    } else {
-        None
-    };
     let picture = Picture::from_rgb_image(render(&fig, scale));
-    let (question, answer, options) = match &choices {
-        Some(c) => (
-            format!("{} {}", fig.question, c.listing()),
-            slip::letter(c.correct).to_string(),
-            c.options.clone(),
-        ),
-        None => (fig.question.clone(), fig.answer.clone(), Vec::new()),
-    };
-    let (demonstration, slipped) = slip::responses(&fig.solution, &fig.answer, choices.as_ref());
-    let sample = Sample {
+    let generated = Generated::picture_question(
         id,
-        messages: vec![Turn {
-            role: "user".into(),
-            content: vec![Content::Pixels(picture), Content::Text(question)],
-        }],
-        answer,
-        datasource: Some(format!("geo/level{}", fig.level)),
-        choices: options,
-    };
-    (
-        fig,
-        Generated {
-            sample,
-            demonstration,
-            slipped,
-        },
-    )
+        picture,
+        (&fig.question, &fig.solution, &fig.answer),
+        rng,
+        format!("geo/level{}", fig.level),
+    );
+    (fig, generated)
 }
 
 /// The parameters, question and answer of one diagram of `level` (clamped to 1..=3).
@@ -281,7 +256,7 @@ pub fn figure(level: u8, rng: &mut SplitMix64) -> Figure {
                 2 * rng.range(15, 60) + 1
             };
             let d = 180 - apex;
-            let answer = slip::latex_fraction(d, 2);
+            let answer = crate::generator::latex_fraction(d, 2);
             let solution = if d % 2 == 0 {
                 format!("(180-{apex})/2={d}/2={}", d / 2)
             } else {
