@@ -276,6 +276,10 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 std::fs::remove_file(&p).map_err(io_err(&p))?;
             }
         }
+        let tb = out.join("tb");
+        if tb.is_dir() {
+            std::fs::remove_dir_all(&tb).map_err(io_err(&tb))?;
+        }
     }
     let keep = (!fresh).then_some(start_step);
     let mut metrics_log = MetricsLog {

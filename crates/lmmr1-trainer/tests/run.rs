@@ -110,6 +110,9 @@ fn a_run_writes_its_outputs_and_resumes_from_its_checkpoint() {
         ..opts(out)
     };
     run(&small(&["train.steps=1"]), &fresh).unwrap();
+    // Its TensorBoard events replace the old run's too.
+    let tb: Vec<_> = std::fs::read_dir(out.join("tb")).unwrap().collect();
+    assert_eq!(tb.len(), 1, "{tb:?}");
     let rows = metrics(out);
     let steps: Vec<(u64, &str)> = rows
         .iter()
