@@ -36,8 +36,10 @@ mod eval;
 mod expr;
 mod extract;
 mod latex;
+mod malformed;
 mod normalize;
 mod python;
+mod units;
 
 use std::fmt;
 
