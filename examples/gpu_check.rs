@@ -328,16 +328,7 @@ fn probe_3b(device: &Device, what: &str, config: &Path) -> Result<serde_json::Va
         filtered_sampling: false,
     };
     let p = plan(&cfg, &w);
-    let fixed: u64 = [
-        "weights",
-        "master_weights",
-        "optimizer",
-        "reference",
-        "critic",
-    ]
-    .iter()
-    .map(|k| p.get(k))
-    .sum();
+    let fixed = p.static_bytes();
     let opts = PolicyOptions {
         freeze,
         recompute: true,

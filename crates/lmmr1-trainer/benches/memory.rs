@@ -226,16 +226,7 @@ fn main() -> anyhow::Result<()> {
         let measured: u64 = String::from_utf8_lossy(&out.stdout).trim().parse()?;
         let cfg = model_config(c.model);
         let p = plan(&cfg, &workload(c));
-        let fixed: u64 = [
-            "weights",
-            "master_weights",
-            "optimizer",
-            "reference",
-            "critic",
-        ]
-        .iter()
-        .map(|k| p.get(k))
-        .sum();
+        let fixed = p.static_bytes();
         let predicted = fixed
             + match c.phase {
                 Phase::Train => p.training_bytes,
