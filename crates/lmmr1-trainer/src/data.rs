@@ -7,7 +7,7 @@ use std::path::Path;
 
 use lmmr1_tasks::{Dataset, Mixture, Sample};
 
-use crate::config::Config;
+use crate::config::{Config, SystemPrompt};
 use crate::{Error, Result};
 
 /// Training prompts and the held-out evaluation prompts.
@@ -38,17 +38,13 @@ pub fn tiny_lineage(cfg: &Config) -> bool {
     }
 }
 
-/// The system prompt named by `data.system_prompt`: `r1` (LMM-R1's math prompt), `none`,
-/// `auto` (`r1` for a real checkpoint, none for the embedded policy and the runs that start
-/// from it, whose CPU budget the 112 extra tokens per sample would quadruple), or the literal
-/// text.
+/// The system prompt text of a run (see [`SystemPrompt`]).
 pub fn system_prompt(cfg: &Config) -> Option<String> {
-    match cfg.data.system_prompt.as_str() {
-        "auto" if tiny_lineage(cfg) => None,
-        "auto" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
-        "" | "none" => None,
-        "r1" => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
-        other => Some(other.to_string()),
+    match &cfg.data.system_prompt {
+        SystemPrompt::Auto if tiny_lineage(cfg) => None,
+        SystemPrompt::Auto | SystemPrompt::R1 => Some(lmmr1_tasks::prompts::R1_MATH.to_string()),
+        SystemPrompt::None => None,
+        SystemPrompt::Text(text) => Some(text.clone()),
     }
 }
 
@@ -134,7 +130,7 @@ mod tests {
     #[test]
     fn generated_split_is_disjoint_and_has_the_system_prompt() {
         let mut cfg = Config::default();
-        cfg.data.system_prompt = "r1".into();
+        cfg.data.system_prompt = SystemPrompt::R1;
         cfg.data.generator_count = 500;
         cfg.data.held_out = 50;
         let mut data = load(&cfg, Path::new(".")).unwrap();

@@ -215,6 +215,26 @@ fn auto_settings_take_auto_or_a_value() {
     assert_eq!(auto.model.recompute, Auto::Auto);
 }
 
+#[test]
+fn system_prompts_are_named_or_literal_and_round_trip() {
+    use lmmr1_trainer::config::SystemPrompt;
+    for (text, want) in [
+        ("auto", SystemPrompt::Auto),
+        ("r1", SystemPrompt::R1),
+        ("none", SystemPrompt::None),
+        ("", SystemPrompt::None),
+        ("Think first.", SystemPrompt::Text("Think first.".into())),
+    ] {
+        let set = format!("data.system_prompt={text:?}");
+        let cfg = Config::from_toml_str("", "x.toml", &[set]).unwrap();
+        assert_eq!(cfg.data.system_prompt, want, "{text:?}");
+        let back = Config::from_toml_str(&cfg.to_toml().unwrap(), "back.toml", &[]).unwrap();
+        assert_eq!(back.data.system_prompt, cfg.data.system_prompt);
+    }
+    let e = Config::from_toml_str("", "x.toml", &["data.system_prompt=3".into()]).unwrap_err();
+    assert!(e.to_string().contains("data.system_prompt"), "{e}");
+}
+
 /// `--plan`'s resolution: the embedded policy does not recompute and takes the stage's batch
 /// sizes; the 3B recipe at 80 GB resolves `"auto"` to sizes that fit, in f32 it does not fit.
 #[test]

@@ -37,8 +37,8 @@ use num_traits::Signed;
 
 use crate::format;
 use crate::lmm_r1::{self, MathScore};
-use crate::math::matching_bracket;
 use crate::math::{self, CompareConfig, Expr, Number};
+use crate::math::{boxed_before, matching_bracket};
 use crate::{Reward, Score};
 
 mod normalize;
@@ -83,29 +83,14 @@ const EXACT_GOLD_DECIMALS: u32 = 30;
 /// Longest gold decimal part honoured by the tolerance rule.
 const MAX_GOLD_DECIMALS: usize = 18;
 
-/// The contents of the last `\boxed{…}` or `\fbox{…}` (to the end when unclosed).
+/// The contents of the last `\boxed{…}` or `\fbox{…}` (to the end when unclosed; the rest,
+/// trimmed, for `\boxed 5`).
 fn last_boxed(s: &str) -> Option<&str> {
-    let pos = match (s.rfind("\\boxed"), s.rfind("\\fbox")) {
-        (Some(a), Some(b)) => a.max(b),
-        (a, b) => a.or(b)?,
-    };
-    let cmd = if s[pos..].starts_with("\\boxed") {
-        6
-    } else {
-        5
-    };
-    let b = s.as_bytes();
-    let mut open = pos + cmd;
-    while b.get(open).is_some_and(|c| c.is_ascii_whitespace()) {
-        open += 1;
-    }
-    if b.get(open) != Some(&b'{') {
-        // `\boxed 5`: the rest.
-        return Some(s[open.min(s.len())..].trim());
-    }
-    Some(match matching(b, open) {
-        Some(close) => &s[open + 1..close],
-        None => &s[open + 1..],
+    let cmd = boxed_before(s, s.len())?;
+    Some(match cmd.close {
+        Some(close) => &s[cmd.arg + 1..close],
+        None if s.as_bytes().get(cmd.arg) == Some(&b'{') => &s[cmd.arg + 1..],
+        None => s[cmd.arg..].trim(),
     })
 }
 
@@ -248,60 +233,38 @@ pub fn choice_letter(s: &str) -> Option<(char, &str)> {
     Some((letter, rest.trim().trim_end_matches('.').trim()))
 }
 
-/// Whether a normalized answer holds a word: two letters in a row outside a LaTeX command
-/// (unlike `math::normalize`'s whole-word search for a given word).
-fn has_letter_run(s: &str) -> bool {
+/// The words of a normalized answer, as byte ranges: runs of two or more ASCII letters outside
+/// a LaTeX command (`\\sqrt` is no word; `cm` and `the` are).
+fn words(s: &str) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let b = s.as_bytes();
     let mut i = 0;
-    let mut run = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_alphabetic() {
-                i += 1;
+    std::iter::from_fn(move || {
+        while i < b.len() {
+            let command = b[i] == b'\\';
+            let start = if command { i + 1 } else { i };
+            let mut end = start;
+            while end < b.len() && b[end].is_ascii_alphabetic() {
+                end += 1;
             }
-            run = 0;
-            continue;
-        }
-        if b[i].is_ascii_alphabetic() {
-            run += 1;
-            if run >= 2 {
-                return true;
+            i = end.max(i + 1);
+            if !command && end - start >= 2 {
+                return Some(start..end);
             }
-        } else {
-            run = 0;
         }
-        i += 1;
-    }
-    false
+        None
+    })
+}
+
+/// Whether a normalized answer holds a word (see [`words`]; unlike `math::normalize`'s
+/// whole-word search for one given word).
+fn has_letter_run(s: &str) -> bool {
+    words(s).next().is_some()
 }
 
 /// The text after the last word of a normalized answer (`the measure is 2\sqrt{3}` →
 /// `2\sqrt{3}`).
 fn after_last_word(s: &str) -> &str {
-    let b = s.as_bytes();
-    let mut cut = 0;
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\' {
-            i += 1;
-            while i < b.len() && b[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            continue;
-        }
-        if b[i].is_ascii_alphabetic() {
-            let start = i;
-            while i < b.len() && b[i].is_ascii_alphabetic() {
-                i += 1;
-            }
-            if i - start >= 2 {
-                cut = i;
-            }
-            continue;
-        }
-        i += 1;
-    }
+    let cut = words(s).last().map_or(0, |w| w.end);
     s[cut..].trim_start_matches([' ', ':', ',']).trim()
 }
 

@@ -46,7 +46,7 @@ use std::fmt;
 pub use equiv::CompareConfig;
 pub use expr::{Const, Expr, Func, Number, Rel};
 pub use extract::{ExprConfig, ExtractConfig, Extracted, ExtractionMode, LatexConfig};
-pub(crate) use normalize::matching_bracket;
+pub(crate) use normalize::{boxed_before, matching_bracket};
 pub use normalize::{Boxed, NormConfig};
 
 /// Longest input considered, in bytes: longer strings are checked on their last

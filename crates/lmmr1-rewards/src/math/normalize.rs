@@ -119,36 +119,59 @@ pub fn normalize(text: &str, cfg: &NormConfig) -> String {
     t
 }
 
+/// A `\boxed` or `\fbox` command found by [`boxed_before`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct BoxedCommand {
+    /// Byte where the command starts.
+    pub(crate) start: usize,
+    /// Its argument: the first byte after the command and any whitespace (the `{` of a braced
+    /// argument; the searched range's end when nothing follows).
+    pub(crate) arg: usize,
+    /// The `}` that closes a braced argument (`None` when the argument is not braced or not
+    /// closed before the searched range's end).
+    pub(crate) close: Option<usize>,
+}
+
+/// The last `\boxed` / `\fbox` command that ends before byte `end` of `text`, with its
+/// argument's bounds (the math and geometry checkers' one box scanner).
+pub(crate) fn boxed_before(text: &str, end: usize) -> Option<BoxedCommand> {
+    let b = text.as_bytes();
+    let (start, cmd_len) = match (
+        rfind_before(text, "\\boxed", end),
+        rfind_before(text, "\\fbox", end),
+    ) {
+        (None, None) => return None,
+        (Some(x), Some(y)) if y > x => (y, 5),
+        (Some(x), _) => (x, 6),
+        (None, Some(y)) => (y, 5),
+    };
+    let mut arg = start + cmd_len;
+    while arg < end && b[arg].is_ascii_whitespace() {
+        arg += 1;
+    }
+    Some(BoxedCommand {
+        start,
+        arg,
+        close: matching_bracket(b, arg, end).filter(|_| b.get(arg) == Some(&b'{')),
+    })
+}
+
 /// The contents of `\boxed{…}` / `\fbox{…}`, scanning right to left (see [`Boxed`]).
 pub fn extract_boxed(text: &str, last: bool) -> String {
-    let b = text.as_bytes();
     let mut results: Vec<&str> = Vec::new();
-    let mut current = text.len();
     let mut max_pos = text.len();
     let mut last_start: Option<usize> = None;
-    loop {
-        let boxed = rfind_before(text, "\\boxed", current);
-        let fbox = rfind_before(text, "\\fbox", current);
-        let (start, cmd_len) = match (boxed, fbox) {
-            (None, None) => break,
-            (Some(x), Some(y)) if y > x => (y, 5),
-            (Some(x), _) => (x, 6),
-            (None, Some(y)) => (y, 5),
-        };
-        let mut next = start + cmd_len;
-        while next < max_pos && b[next].is_ascii_whitespace() {
-            next += 1;
-        }
+    while let Some(BoxedCommand {
+        start,
+        arg: next,
+        close,
+    }) = boxed_before(text, max_pos)
+    {
         if next >= max_pos {
             break;
         }
-        if b[next] != b'{' {
-            if results.is_empty() {
-                results.push(&text[next..]);
-            }
-            break;
-        }
-        let Some(close) = matching_bracket(b, next, max_pos) else {
+        let Some(close) = close else {
+            // `\boxed 5` or an unclosed `\boxed{5`: the rest.
             if results.is_empty() {
                 results.push(&text[next..]);
             }
@@ -171,7 +194,6 @@ pub fn extract_boxed(text: &str, last: bool) -> String {
         }
         last_start = Some(start);
         max_pos = start;
-        current = start;
     }
     if results.is_empty() {
         return text.to_string();
