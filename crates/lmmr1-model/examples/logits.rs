@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use candle_core::{DType, Tensor};
 use clap::Parser;
 use lmmr1_model::model::Inputs;
@@ -51,12 +51,12 @@ fn ints(t: &Tensor, name: &str, rank: usize) -> Result<(Vec<usize>, Vec<i64>)> {
 fn main() -> Result<()> {
     let a = Args::parse();
     lmmr1_model::init_threads();
-    let device = lmmr1_model::device(&a.device)?;
-    let dtype = lmmr1_model::dtype(&a.dtype)?;
-    let model = Qwen25VL::load(&a.model, dtype, &device)
-        .with_context(|| format!("loading {}", a.model.display()))?;
-    let inp = candle_core::safetensors::load(&a.inputs, &candle_core::Device::Cpu)
-        .with_context(|| format!("reading {}", a.inputs.display()))?;
+    // Every error ends in one line naming the argument or file at fault.
+    let device = lmmr1_model::device(&a.device).map_err(|e| anyhow!("--device: {e}"))?;
+    let dtype = lmmr1_model::dtype(&a.dtype).map_err(|e| anyhow!("--dtype: {e}"))?;
+    let cfg = lmmr1_model::Config::from_file(a.model.join("config.json"))?;
+    let model = Qwen25VL::load(&a.model, dtype, &device)?;
+    let inp = lmmr1_model::weights::read_safetensors(&a.inputs, &candle_core::Device::Cpu)?;
     let get = |k: &str| {
         inp.get(k)
             .with_context(|| format!("{} has no `{k}`", a.inputs.display()))
@@ -66,8 +66,9 @@ fn main() -> Result<()> {
     if shape != mshape {
         bail!("attention_mask shape {mshape:?} != input_ids shape {shape:?}");
     }
-    if ids.iter().any(|&v| v < 0 || v > u32::MAX as i64) {
-        bail!("input_ids has negative or too large ids");
+    let vocab = cfg.vocab_size as i64;
+    if let Some(v) = ids.iter().find(|&&v| v < 0 || v >= vocab) {
+        bail!("input_ids: id {v} is outside the model's vocabulary (0..{vocab})");
     }
     let (pv, grids) = match (inp.get("pixel_values"), inp.get("image_grid_thw")) {
         (Some(pv), Some(g)) => {
@@ -98,7 +99,7 @@ fn main() -> Result<()> {
     let mut out = HashMap::new();
     out.insert("logits".to_string(), logits);
     candle_core::safetensors::save(&out, &a.out)
-        .with_context(|| format!("writing {}", a.out.display()))?;
+        .map_err(|e| anyhow!("writing {}: {e}", a.out.display()))?;
     eprintln!(
         "wrote logits {:?} to {}",
         out["logits"].dims(),

@@ -55,9 +55,9 @@ const LATEST: &str = "latest";
 const FORMAT: u32 = 1;
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
+    move |error| Error::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -381,8 +381,7 @@ fn load_dir(dir: &Path, m: TrainingCheckpoint) -> Result<LoadedCheckpoint> {
     let mut groups = HashMap::with_capacity(m.groups.len());
     for g in &m.groups {
         let f = dir.join(format!("{g}.safetensors"));
-        let ts = candle_core::safetensors::load(&f, &Device::Cpu)
-            .map_err(|e| ckpt_err(&f, format!("reading safetensors: {e}")))?;
+        let ts = crate::weights::read_safetensors(&f, &Device::Cpu)?;
         groups.insert(g.clone(), ts);
     }
     Ok(LoadedCheckpoint {
@@ -393,29 +392,79 @@ fn load_dir(dir: &Path, m: TrainingCheckpoint) -> Result<LoadedCheckpoint> {
     })
 }
 
+/// A checkpoint directory passed over by [`load_latest_checkpoint`], and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedCheckpoint {
+    /// The directory (`root/step-N`).
+    pub dir: PathBuf,
+    /// What is wrong with it (names the file at fault).
+    pub reason: String,
+}
+
+/// The checkpoint [`load_latest_checkpoint`] chose, and the newer ones it had to pass over.
+#[derive(Debug)]
+pub struct FoundCheckpoint {
+    /// The newest valid checkpoint.
+    pub checkpoint: LoadedCheckpoint,
+    /// Damaged or partial checkpoints that were newer (or named by `latest`), newest first.
+    pub skipped: Vec<SkippedCheckpoint>,
+}
+
 /// The checkpoint to resume from under `root`: the one `root/latest` names, or, when `latest`
-/// is missing or names a missing or damaged directory, the newest complete `step-N`. Temporary
-/// directories of interrupted writes are ignored. `Ok(None)` when `root` holds no complete
-/// checkpoint (or does not exist). Unreadable tensor files of the chosen checkpoint are errors
-/// that name the file.
-pub fn load_latest_checkpoint(root: &Path) -> Result<Option<LoadedCheckpoint>> {
+/// is missing or names a missing or damaged directory, the newest valid `step-N`. Every
+/// checkpoint passed over is reported in [`FoundCheckpoint::skipped`] (never in silence).
+/// Temporary directories of interrupted writes are ignored.
+///
+/// `Ok(None)` when `root` holds no checkpoint (or does not exist); an error naming the newest
+/// one and what is wrong with it when `root` holds checkpoints but none is valid, so that a
+/// caller never mistakes damaged checkpoints for a run that has not started.
+pub fn load_latest_checkpoint(root: &Path) -> Result<Option<FoundCheckpoint>> {
     if !root.is_dir() {
         return Ok(None);
     }
+    let mut candidates: Vec<PathBuf> = Vec::new();
+    let mut skipped = Vec::new();
     let latest = root.join(LATEST);
     if let Ok(s) = std::fs::read_to_string(&latest) {
         let name = s.trim();
-        if parse_step_dir(name).is_some() {
-            let dir = root.join(name);
-            if let Ok(m) = read_manifest(&dir) {
-                return load_dir(&dir, m).map(Some);
-            }
+        let dir = root.join(name);
+        if parse_step_dir(name).is_some() && dir.is_dir() {
+            candidates.push(dir);
+        } else {
+            skipped.push(SkippedCheckpoint {
+                dir: latest.clone(),
+                reason: format!("names {name:?}, which is not a checkpoint directory"),
+            });
         }
     }
     for (_, dir) in step_dirs(root)? {
-        if let Ok(m) = read_manifest(&dir) {
-            return load_dir(&dir, m).map(Some);
+        if !candidates.contains(&dir) {
+            candidates.push(dir);
         }
     }
-    Ok(None)
+    for dir in candidates {
+        match read_manifest(&dir).and_then(|m| load_dir(&dir, m)) {
+            Ok(checkpoint) => {
+                return Ok(Some(FoundCheckpoint {
+                    checkpoint,
+                    skipped,
+                }))
+            }
+            Err(e) => skipped.push(SkippedCheckpoint {
+                dir,
+                reason: e.to_string(),
+            }),
+        }
+    }
+    match skipped.iter().find(|s| s.dir != latest) {
+        None => Ok(None),
+        Some(newest) => Err(ckpt_err(
+            root,
+            format!(
+                "none of its {} checkpoints is valid (newest: {})",
+                skipped.iter().filter(|s| s.dir != latest).count(),
+                newest.reason
+            ),
+        )),
+    }
 }

@@ -248,9 +248,9 @@ impl Config {
     /// Reads and parses `path` (a `config.json`).
     pub fn from_file(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let s = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let s = std::fs::read_to_string(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Self::from_json_str(&s).map_err(|e| match e {
             Error::Json { msg, .. } => Error::Json {

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// `config.json` (or another JSON file) is malformed or misses a required field.
     #[error("{path}: {msg}")]
@@ -22,7 +22,7 @@ pub enum Error {
         msg: String,
     },
     /// Tensors the architecture needs are absent from the checkpoint.
-    #[error("checkpoint {dir}: missing tensors: {names:?}")]
+    #[error("checkpoint {dir}: {} missing tensors: {}", names.len(), some(names))]
     MissingTensors {
         /// The checkpoint directory.
         dir: PathBuf,
@@ -30,7 +30,7 @@ pub enum Error {
         names: Vec<String>,
     },
     /// Tensors in the checkpoint that the architecture does not use.
-    #[error("checkpoint {dir}: unexpected tensors: {names:?}")]
+    #[error("checkpoint {dir}: {} unexpected tensors: {}", names.len(), some(names))]
     ExtraTensors {
         /// The checkpoint directory.
         dir: PathBuf,
@@ -62,6 +62,14 @@ pub enum Error {
         /// What is wrong.
         msg: String,
     },
+    /// A safetensors file that cannot be read: missing, not safetensors, truncated or damaged.
+    #[error("{path}: {msg}")]
+    Tensors {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong, in words.
+        msg: String,
+    },
     /// An error from candle.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),
@@ -72,4 +80,14 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 pub(crate) fn input_err<T>(msg: impl Into<String>) -> Result<T> {
     Err(Error::Input(msg.into()))
+}
+
+/// The first few names of a list, and how many more (an error stays one readable line).
+fn some(names: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let head = names[..names.len().min(SHOWN)].join(", ");
+    match names.len().saturating_sub(SHOWN) {
+        0 => head,
+        more => format!("{head} and {more} more"),
+    }
 }

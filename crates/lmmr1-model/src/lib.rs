@@ -49,7 +49,10 @@ pub mod tokenizer;
 pub mod vision;
 pub mod weights;
 
-pub use checkpoint::{load_latest_checkpoint, save_checkpoint, save_hf, LoadedCheckpoint};
+pub use checkpoint::{
+    load_latest_checkpoint, save_checkpoint, save_hf, FoundCheckpoint, LoadedCheckpoint,
+    SkippedCheckpoint,
+};
 pub use config::{Config, VisionConfig};
 pub use critic::ValueModel;
 pub use error::{Error, Result};

@@ -288,9 +288,9 @@ impl ImageProcessor {
     /// Reads `preprocessor_config.json`.
     pub fn from_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
         let path = path.as_ref();
-        let s = std::fs::read_to_string(path).map_err(|source| Error::Io {
+        let s = std::fs::read_to_string(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let mut v: serde_json::Value = serde_json::from_str(&s).map_err(|e| Error::Json {
             path: path.to_path_buf(),

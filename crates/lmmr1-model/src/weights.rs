@@ -16,9 +16,9 @@ use crate::error::{Error, Result};
 pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let index = dir.join("model.safetensors.index.json");
     if index.exists() {
-        let s = std::fs::read_to_string(&index).map_err(|source| Error::Io {
+        let s = std::fs::read_to_string(&index).map_err(|error| Error::Io {
             path: index.clone(),
-            source,
+            error,
         })?;
         let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| Error::Json {
             path: index.clone(),
@@ -38,7 +38,7 @@ pub fn checkpoint_files(dir: &Path) -> Result<Vec<PathBuf>> {
     if !single.exists() {
         return Err(Error::Io {
             path: single,
-            source: std::io::Error::new(
+            error: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "no model.safetensors nor model.safetensors.index.json",
             ),
@@ -176,14 +176,13 @@ pub fn load_checked_with_extras(
         if !f.exists() {
             return Err(Error::Io {
                 path: f,
-                source: std::io::Error::new(
+                error: std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "shard listed in the index is missing",
                 ),
             });
         }
-        let ts = candle_core::safetensors::load(&f, device)
-            .map_err(|e| Error::Candle(e.context(format!("reading {}", f.display()))))?;
+        let ts = read_safetensors(&f, device)?;
         for (k, t) in ts {
             raw.insert(normalize_name(&k), (k, t));
         }
@@ -317,4 +316,31 @@ impl candle_nn::var_builder::SimpleBackend for TakeOnce {
             .map(|m| m.contains_key(name))
             .unwrap_or(false)
     }
+}
+
+/// Reads a whole safetensors file. An error names the file and says in words what is wrong
+/// (candle's own messages, such as `header too large`, do not say that the file is damaged).
+pub fn read_safetensors(path: &Path, device: &Device) -> Result<HashMap<String, Tensor>> {
+    candle_core::safetensors::load(path, device).map_err(|e| {
+        let mut root = &e;
+        loop {
+            root = match root {
+                candle_core::Error::Context { inner, .. }
+                | candle_core::Error::WithPath { inner, .. }
+                | candle_core::Error::WithBacktrace { inner, .. } => inner,
+                _ => break,
+            };
+        }
+        let msg = match root {
+            candle_core::Error::Io(io) => io.to_string(),
+            candle_core::Error::SafeTensor(st) => {
+                format!("not a safetensors file, or a truncated or damaged one ({st})")
+            }
+            other => format!("cannot read its tensors: {other}"),
+        };
+        Error::Tensors {
+            path: path.to_path_buf(),
+            msg,
+        }
+    })
 }

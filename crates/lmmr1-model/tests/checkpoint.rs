@@ -189,7 +189,7 @@ fn save_checkpoint_layout_latest_and_keep_last() {
         (4, vec!["policy".to_string(), "policy_optim".to_string()])
     );
 
-    let c = load_latest_checkpoint(&r).unwrap().unwrap();
+    let c = load_latest_checkpoint(&r).unwrap().unwrap().checkpoint;
     assert_eq!((c.step, c.dir.clone()), (4, r.join("step-4")));
     assert_eq!(c.state["rng"].as_u64(), Some(u64::MAX - 4));
     assert_eq!(
@@ -205,7 +205,7 @@ fn save_checkpoint_layout_latest_and_keep_last() {
 
     // Re-saving a step replaces it.
     save_checkpoint(&r, 4, &small_groups(40.0), &serde_json::json!({}), 2).unwrap();
-    let c = load_latest_checkpoint(&r).unwrap().unwrap();
+    let c = load_latest_checkpoint(&r).unwrap().unwrap().checkpoint;
     assert_eq!(
         c.groups["policy"]["w"].to_vec1::<f32>().unwrap(),
         [40.0, 41.0, 42.0]
@@ -237,34 +237,74 @@ fn interrupted_writes_are_ignored() {
     let tmp = r.join(".tmp-step-5-999-0-0");
     std::fs::create_dir(&tmp).unwrap();
     std::fs::write(tmp.join("policy.safetensors"), b"partial").unwrap();
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 3);
+    assert_eq!(
+        load_latest_checkpoint(&r).unwrap().unwrap().checkpoint.step,
+        3
+    );
 
     // A crash after the rename of step 6 but before `latest` was replaced: `latest` (step 3)
     // is the commit point.
     save_checkpoint(&r, 6, &small_groups(6.0), &serde_json::json!({"s": 6}), 0).unwrap();
     write_atomic(&r.join("latest"), b"step-3\n").unwrap();
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 3);
+    assert_eq!(
+        load_latest_checkpoint(&r).unwrap().unwrap().checkpoint.step,
+        3
+    );
 
     // `latest` missing: the newest complete step directory.
     std::fs::remove_file(r.join("latest")).unwrap();
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 6);
+    assert_eq!(
+        load_latest_checkpoint(&r).unwrap().unwrap().checkpoint.step,
+        6
+    );
 
-    // A damaged newest directory (no manifest) is skipped; `latest` naming it falls back too.
+    // A damaged newest directory (no manifest) is skipped, and reported; `latest` naming it
+    // falls back too.
     std::fs::create_dir(r.join("step-9")).unwrap();
     std::fs::write(r.join("step-9/policy.safetensors"), b"partial").unwrap();
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 6);
+    let found = load_latest_checkpoint(&r).unwrap().unwrap();
+    assert_eq!(found.checkpoint.step, 6);
+    assert_eq!(found.skipped.len(), 1);
+    assert_eq!(found.skipped[0].dir, r.join("step-9"));
+    assert!(
+        found.skipped[0].reason.contains("checkpoint.json"),
+        "{:?}",
+        found.skipped
+    );
     write_atomic(&r.join("latest"), b"step-9\n").unwrap();
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 6);
+    let found = load_latest_checkpoint(&r).unwrap().unwrap();
+    assert_eq!(found.checkpoint.step, 6);
+    assert_eq!(found.skipped.len(), 1);
 
     // The next save removes the leftovers.
     save_checkpoint(&r, 10, &small_groups(10.0), &serde_json::json!({}), 0).unwrap();
     assert!(!tmp.exists());
-    assert_eq!(load_latest_checkpoint(&r).unwrap().unwrap().step, 10);
+    assert_eq!(
+        load_latest_checkpoint(&r).unwrap().unwrap().checkpoint.step,
+        10
+    );
 
-    // A corrupt tensor file in the committed checkpoint is an error naming the file.
+    // A corrupt tensor file in the committed checkpoint: the previous one is taken, and the
+    // skipped one is reported naming the file.
     std::fs::write(r.join("step-10/policy_optim.safetensors"), b"garbage").unwrap();
-    let e = load_latest_checkpoint(&r).unwrap_err();
-    assert!(e.to_string().contains("policy_optim.safetensors"), "{e}");
+    let found = load_latest_checkpoint(&r).unwrap().unwrap();
+    assert_eq!(found.checkpoint.step, 6);
+    let reasons: Vec<&str> = found.skipped.iter().map(|s| s.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(
+        reasons[0].contains("policy_optim.safetensors"),
+        "{reasons:?}"
+    );
+
+    // Checkpoints, none valid: an error naming the root and the newest one's fault, never
+    // `None` (which would start the run over).
+    for step in ["step-3", "step-6"] {
+        std::fs::remove_file(r.join(step).join("checkpoint.json")).unwrap();
+    }
+    let e = load_latest_checkpoint(&r).unwrap_err().to_string();
+    assert!(e.contains("none of its 4 checkpoints is valid"), "{e}");
+    assert!(e.contains("policy_optim.safetensors"), "{e}");
+    assert!(!e.contains('\n'), "{e}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,7 +409,10 @@ impl Run {
 
     /// A fresh process state rebuilt from the checkpoint alone.
     fn resume(root: &std::path::Path) -> Self {
-        let ck = load_latest_checkpoint(root).unwrap().expect("a checkpoint");
+        let ck = load_latest_checkpoint(root)
+            .unwrap()
+            .expect("a checkpoint")
+            .checkpoint;
         let cfg = Config::from_file(fixtures().join("tiny/config.json")).unwrap();
         let (varmap, model) = trainable_from_config(&cfg);
         let weights = &ck.groups["policy"];

@@ -71,16 +71,35 @@ impl PromptEncoder {
         let (pixel_values, grids, per_image) = if parts.is_empty() {
             (None, Vec::new(), Vec::new())
         } else {
+            // Each image is read and size-checked alone, so that an error names it and its row.
             let imgs = parts
                 .iter()
-                .map(|c| match c {
-                    Content::Image(p) => load_image(p),
-                    Content::Pixels(p) => Ok(RgbImage::new(
-                        p.height as usize,
-                        p.width as usize,
-                        p.rgb.as_ref().clone(),
-                    )?),
-                    Content::Text(_) => Err(Error::Input("image_parts returned text".into())),
+                .enumerate()
+                .map(|(i, c)| {
+                    let img = match c {
+                        Content::Image(p) => load_image(p),
+                        Content::Pixels(p) => Ok(RgbImage::new(
+                            p.height as usize,
+                            p.width as usize,
+                            p.rgb.as_ref().clone(),
+                        )?),
+                        Content::Text(_) => Err(Error::Input("image_parts returned text".into())),
+                    };
+                    let img = img.and_then(|img| {
+                        self.processor.target_size(img.height, img.width)?;
+                        Ok(img)
+                    });
+                    img.map_err(|e| {
+                        let what = match (c, e) {
+                            (Content::Image(_), Error::Image { msg, .. }) => msg,
+                            (_, e) => e.to_string(),
+                        };
+                        let image = match c {
+                            Content::Image(p) => p.display().to_string(),
+                            _ => format!("#{} (pixels in memory)", i + 1),
+                        };
+                        Error::Input(format!("sample {}: image {image}: {what}", sample.id))
+                    })
                 })
                 .collect::<Result<Vec<_>>>()?;
             let processed = self.processor.preprocess(&imgs, &self.device)?;

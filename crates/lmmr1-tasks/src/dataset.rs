@@ -75,9 +75,9 @@ impl Dataset {
     /// A malformed row is an [`Error::Row`] naming the file, line and field, or is skipped and
     /// counted, as `bad_rows` says.
     pub fn from_jsonl(path: &Path, bad_rows: BadRows) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+        let bytes = std::fs::read(path).map_err(|error| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let base = path.parent().unwrap_or(Path::new(""));
         let file_name = path

@@ -39,7 +39,7 @@ impl Picture {
             .save_with_format(path, image::ImageFormat::Png)
             .map_err(|e| crate::Error::Io {
                 path: path.to_path_buf(),
-                source: std::io::Error::other(e.to_string()),
+                error: std::io::Error::other(e.to_string()),
             })
     }
 }

@@ -54,6 +54,12 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
     let bad = d.bad_rows;
     let (mut skipped, mut uncheckable) = (0, 0);
     let (mut parts, mut eval): (Vec<(Dataset, f64)>, Vec<Sample>) = (Vec::new(), Vec::new());
+    let read_eval = |skipped: &mut usize, uncheckable: &mut usize| -> Result<Vec<Sample>> {
+        let mut ds = Dataset::from_jsonl(&base_dir.join(&d.eval), bad)?;
+        *skipped += ds.skipped;
+        *uncheckable += ds.retain_checkable();
+        Ok(ds.samples)
+    };
     if d.train.is_empty() {
         let kind = d.task;
         // Held-out problems come from the evaluation-only share of the problem space, which no
@@ -67,6 +73,10 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
         )?;
         parts.push((train, 1.0));
         eval = held.samples;
+        // An eval file replaces the generated held-out problems.
+        if !d.eval.is_empty() {
+            eval = read_eval(&mut skipped, &mut uncheckable)?;
+        }
     } else {
         let mut files = Vec::new();
         for f in &d.train {
@@ -76,10 +86,7 @@ pub fn load(cfg: &Config, base_dir: &Path) -> Result<Data> {
             files.push((ds, f.weight));
         }
         if !d.eval.is_empty() {
-            let mut ds = Dataset::from_jsonl(&base_dir.join(&d.eval), bad)?;
-            skipped += ds.skipped;
-            uncheckable += ds.retain_checkable();
-            eval = ds.samples;
+            eval = read_eval(&mut skipped, &mut uncheckable)?;
         }
         // Without an eval file, each training file gives its share of the held-out rows.
         let total: usize = files.iter().map(|(ds, _)| ds.len()).sum();

@@ -15,7 +15,7 @@ use crate::eval::EvalResult;
 use crate::{Error, Result};
 
 /// The version of [`TrainState`] this build writes and reads.
-pub const TRAIN_STATE_VERSION: u32 = 2;
+pub const TRAIN_STATE_VERSION: u32 = 3;
 
 /// The loop's state at a checkpoint. Every field is required when read back: a checkpoint
 /// that lacks one (or has one this build does not know) is an error naming it, never a
@@ -29,6 +29,8 @@ pub struct TrainState {
     pub data_position: MixturePosition,
     /// The evaluation before RL (the run's baseline).
     pub before: EvalResult,
+    /// The latest evaluation (the final one once the last step is done).
+    pub last: EvalResult,
     /// Optimizer updates planned so far (the LR schedule's position; skipped ones count).
     pub update: u64,
     /// Steps the actor's AdamW took (its bias correction).

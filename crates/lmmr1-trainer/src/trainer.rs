@@ -4,12 +4,12 @@
 //! evaluation, checkpoint → final evaluation, export, plots, summary.
 
 use std::collections::{BTreeMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use lmmr1_model::checkpoint::{load_latest_checkpoint, save_hf, write_atomic};
+use lmmr1_model::checkpoint::{load_latest_checkpoint, save_hf, write_atomic, LoadedCheckpoint};
 use lmmr1_model::critic::ValueModel;
 use lmmr1_model::optim::AdamW;
 use lmmr1_model::policy::{Policy, PolicyOptions};
@@ -133,6 +133,11 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     // ---- Setup -------------------------------------------------------------------------------
     let started = Instant::now();
     let out = &opts.out;
+    // The checkpoint first: when it cannot be read, nothing in `out` has been touched yet.
+    let resumed = match opts.resume {
+        true => find_checkpoint(&out.join("checkpoints"))?,
+        false => None,
+    };
     std::fs::create_dir_all(out).map_err(io_err(out))?;
     write_atomic(&out.join("config.toml"), cfg.to_toml()?.as_bytes())?;
     let device = lmmr1_model::device(&cfg.model.device)?;
@@ -144,10 +149,6 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     let resolved = plan::resolve(cfg, &model_cfg, from_dir, Some(&device))?;
     print_plan(cfg, &resolved);
     let ckpt_root = out.join("checkpoints");
-    let resumed = match opts.resume {
-        true => load_latest_checkpoint(&ckpt_root)?,
-        false => None,
-    };
     let fresh = resumed.is_none();
     let mut data = data::load(cfg, &opts.base_dir)?;
     if data.skipped + data.uncheckable > 0 {
@@ -240,6 +241,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
 
     // ---- Resume ------------------------------------------------------------------------------
     let mut before = EvalResult::default();
+    let mut last = EvalResult::default();
     let mut count = UpdateCount::default();
     let mut kl_ctl = cfg.algorithm.kl_controller();
     let mut start_step = 0;
@@ -262,7 +264,8 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
             )?;
         }
         data.train.set_position(&st.data_position)?;
-        (before, kl_ctl, start_step) = (st.before, st.kl_controller, ck.step as usize);
+        (before, last, kl_ctl) = (st.before, st.last, st.kl_controller);
+        start_step = ck.step as usize;
         count = UpdateCount {
             planned: st.update,
             skipped: st.skipped_updates,
@@ -315,9 +318,8 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     };
     if fresh {
         before = do_eval(0, &mut metrics_log, &mut summary)?;
+        last = before.clone();
     }
-    let mut last = before.clone();
-    let mut last_eval_step = start_step;
 
     // ---- The loop ----------------------------------------------------------------------------
     let pb = progress_bar(opts.progress, cfg.train.steps as u64, "rl");
@@ -413,9 +415,11 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
 
         // Evaluation and checkpoint.
         let interrupted = opts.stop.as_ref().is_some_and(|s| s.load(Ordering::SeqCst));
-        if cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0 && step < cfg.train.steps {
+        // The final evaluation belongs to the last step, so that its checkpoint holds it and a
+        // rerun after a crash in the export neither repeats nor loses it.
+        let eval_due = cfg.train.eval_every > 0 && step % cfg.train.eval_every == 0;
+        if eval_due || step == cfg.train.steps {
             last = do_eval(step, &mut metrics_log, &mut summary)?;
-            last_eval_step = step;
             write_plots(out)?;
         }
         let ckpt_due = cfg.train.checkpoint_every > 0 && step % cfg.train.checkpoint_every == 0;
@@ -436,13 +440,20 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
                 version: TRAIN_STATE_VERSION,
                 data_position: data.train.position(),
                 before: before.clone(),
+                last: last.clone(),
                 update: count.planned,
                 actor_opt_steps: actor_opt.steps(),
                 critic_opt_steps: critic_opt.steps(),
                 skipped_updates: count.skipped,
                 kl_controller: kl_ctl,
             };
-            state::save(&ckpt_root, step, &models, &st, cfg.train.keep_checkpoints)?;
+            state::save(&ckpt_root, step, &models, &st, cfg.train.keep_checkpoints).map_err(
+                |e| {
+                    Error::Other(format!(
+                        "step {step}: writing its checkpoint failed (the previous checkpoint is kept): {e}"
+                    ))
+                },
+            )?;
         }
         if interrupted {
             pb.abandon_with_message(format!("interrupted after step {step}; checkpoint saved"));
@@ -454,9 +465,6 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     pb.finish_and_clear();
 
     // ---- Final evaluation, export, plots, summary --------------------------------------------
-    if last_eval_step != cfg.train.steps || cfg.train.steps == 0 || !fresh {
-        last = do_eval(cfg.train.steps, &mut metrics_log, &mut summary)?;
-    }
     let final_dir = out.join("final");
     save_hf(&final_dir, policy.config(), &policy.named_tensors(), dtype)?;
     if let Ok(bytes) = std::fs::read(base.join("tokenizer.json")) {
@@ -540,6 +548,26 @@ fn rollout_config(cfg: &Config, tok: &Tokenizer, generation_batch: usize) -> Rol
             ]),
         },
     }
+}
+
+/// The checkpoint to resume from under `root`, saying which damaged ones were passed over; an
+/// error when checkpoints exist but none is valid (starting over is `--fresh`, deliberately).
+fn find_checkpoint(root: &Path) -> Result<Option<LoadedCheckpoint>> {
+    let found = load_latest_checkpoint(root).map_err(|e| {
+        Error::Other(format!(
+            "cannot resume: {e}; nothing was changed (to start over, rerun with --fresh)"
+        ))
+    })?;
+    Ok(found.map(|f| {
+        for s in &f.skipped {
+            eprintln!(
+                "warning: skipping damaged checkpoint {}: {}",
+                s.dir.display(),
+                s.reason
+            );
+        }
+        f.checkpoint
+    }))
 }
 
 /// The rollout's reward, accuracy, format rate and response lengths.

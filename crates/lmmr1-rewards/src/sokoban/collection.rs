@@ -37,12 +37,12 @@ impl CollectionLevel {
 
 /// A level of a collection that failed to parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("level starting at line {line}: {source}")]
+#[error("level starting at line {line}: {error}")]
 pub struct CollectionError {
     /// 1-based line of the level's first row; the source's line numbers count from it.
     pub line: usize,
     /// What is wrong with the level.
-    pub source: LevelError,
+    pub error: LevelError,
 }
 
 /// Reads every level of a multi-level XSB file (the common `.sok`/`.xsb` layout).
@@ -74,9 +74,9 @@ pub fn parse_collection(text: &str) -> Result<Vec<CollectionLevel>, CollectionEr
                 i += 1;
             }
             let level =
-                Level::from_xsb(&lines[start..i].join("\n")).map_err(|source| CollectionError {
+                Level::from_xsb(&lines[start..i].join("\n")).map_err(|error| CollectionError {
                     line: start + 1,
-                    source,
+                    error,
                 })?;
             out.push(CollectionLevel {
                 level,
@@ -132,7 +132,7 @@ mod tests {
     fn errors_give_the_level_line() {
         let err = parse_collection("; a\n####\n#@$#\n####\n").unwrap_err();
         assert_eq!(err.line, 2);
-        assert!(matches!(err.source, LevelError::BoxTargetMismatch { .. }));
+        assert!(matches!(err.error, LevelError::BoxTargetMismatch { .. }));
         assert_eq!(parse_collection("no levels here\n").unwrap(), vec![]);
     }
 }

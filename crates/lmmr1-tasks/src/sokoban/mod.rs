@@ -446,15 +446,15 @@ pub fn tasks(cfg: &SokobanTaskConfig, n: usize, seed: u64) -> Result<Vec<Generat
 /// Reads a `.sok` collection (XSB levels with `Title:`/`Solution:` lines), the error naming
 /// the file and line.
 pub fn load_collection(path: &Path) -> Result<Vec<CollectionLevel>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| Error::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     parse_collection(&text).map_err(|e| Error::Row {
         path: path.to_path_buf(),
         line: e.line,
         field: String::new(),
-        message: e.source.to_string(),
+        message: e.error.to_string(),
     })
 }
 

@@ -186,7 +186,8 @@ pub struct DataConfig {
     /// The task family: `arith` (FRE-Text), `visual_math` (FRE-Multi), `geo`, `perce_reason`,
     /// `sokoban`, `football`. Picks the generator and the reward.
     pub task: TaskKind,
-    /// Held-out evaluation file; empty = a split of the training data.
+    /// Held-out evaluation file; empty = a split of the training data (generated data: the
+    /// generator's held-out problems).
     pub eval: String,
     /// Rows kept out of training for evaluation (when `eval` is empty).
     pub held_out: usize,
@@ -562,8 +563,16 @@ impl Config {
     /// A value of the wrong type or an unknown name is an error naming the key (and the
     /// `--set` that gave it), with the names that are valid.
     pub fn from_toml_str(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
-        let mut table: toml::Table =
-            toml::from_str(text).map_err(|e| config_err(format!("{origin}: {e}")))?;
+        let mut table: toml::Table = toml::from_str(text).map_err(|e: toml::de::Error| {
+            // toml's own message spans several lines (a source excerpt); one line here.
+            let at = e.span().map_or_else(String::new, |span| {
+                let before = &text[..span.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                format!(":{line}:{column}")
+            });
+            config_err(format!("{origin}{at}: {}", e.message().trim()))
+        })?;
         let defaults = toml::Table::try_from(Config::default())
             .map_err(|e| config_err(format!("defaults: {e}")))?;
         let mut set_keys = Vec::new();
@@ -584,7 +593,20 @@ impl Config {
                 config_err(format!("{source}: {key}: {msg}"))
             },
         )?;
-        cfg.validate()?;
+        // A bad value that came from an override names the override.
+        cfg.validate().map_err(|e| match e {
+            Error::Config(msg) => {
+                let from_set = set_keys
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| msg.starts_with(k.as_str()) || msg.contains(&format!(" {k} ")));
+                match from_set {
+                    Some((_, o)) => config_err(format!("--set {o}: {msg}")),
+                    None => config_err(format!("{origin}: {msg}")),
+                }
+            }
+            e => e,
+        })?;
         Ok(cfg)
     }
 
@@ -592,7 +614,7 @@ impl Config {
     pub fn from_file(path: &Path, overrides: &[String]) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
             path: path.to_path_buf(),
-            source: e,
+            error: e,
         })?;
         Self::from_toml_str(&text, &path.display().to_string(), overrides)
     }

@@ -225,6 +225,13 @@ impl Config {
         }
         lmmr1_model::dtype(&self.model.dtype)
             .map_err(|e| config_err(format!("model.dtype: {e}")))?;
+        let device = self.model.device.as_str();
+        let cuda_index = device.strip_prefix("cuda:").map(str::parse::<usize>);
+        if !(device == "cpu" || device == "cuda" || matches!(cuda_index, Some(Ok(_)))) {
+            return Err(config_err(format!(
+                "model.device: unknown device {device:?} (expected cpu, cuda or cuda:N)"
+            )));
+        }
         if self.data.train.is_empty() && self.data.generator_levels.is_empty() {
             return Err(config_err(
                 "data.generator_levels must not be empty when data.train is empty",
