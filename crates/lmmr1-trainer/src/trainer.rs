@@ -1,7 +1,7 @@
 //! The training loop. [`run`] reads top to bottom: setup → resume → per rollout step: rollout
 //! ([`step::collect`]), old/reference log-probs and values ([`step::fill_log_probs`]),
 //! advantages ([`step::estimate_advantages`]), PPO epochs ([`update::ppo_update`]), metrics,
-//! evaluation, checkpoint → final evaluation, export, plots, summary.
+//! evaluation (always at the last step), checkpoint → export, plots, summary.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -464,7 +464,7 @@ fn run_on_this_thread(cfg: &Config, opts: &RunOptions) -> Result<Summary> {
     }
     pb.finish_and_clear();
 
-    // ---- Final evaluation, export, plots, summary --------------------------------------------
+    // ---- Export, plots, summary (the final evaluation was the last step's) -------------------
     let final_dir = out.join("final");
     save_hf(&final_dir, policy.config(), &policy.named_tensors(), dtype)?;
     if let Ok(bytes) = std::fs::read(base.join("tokenizer.json")) {
