@@ -88,7 +88,9 @@ def easyr1_compute_score(
     reward_inputs: Sequence[Dict[str, Any]], format_weight: float = 0.5
 ) -> List[Dict[str, float]]:
     """EasyR1's batch ``compute_score(reward_inputs)``: each input has ``response`` and
-    ``ground_truth``; each output ``overall``, ``format`` (0 or 1) and ``accuracy``."""
+    ``ground_truth``; each output ``overall``, ``format`` (0 or 1) and ``accuracy``, with
+    ``overall = accuracy + format_weight · format`` (LMM-R1's rule at 0.5; EasyR1's own math
+    reward mixes them as ``(1 − w)·accuracy + w·format`` instead)."""
     responses = [str(x["response"]) for x in reward_inputs]
     golds = [str(x["ground_truth"]) for x in reward_inputs]
     out = []
