@@ -115,11 +115,9 @@ pub fn load_labels(
         };
         for (n, row) in rows {
             let field = |k: &str| -> Result<String, Error> {
-                match row.get(k) {
-                    Some(serde_json::Value::String(s)) => Ok(s.clone()),
-                    Some(v @ serde_json::Value::Number(_)) => Ok(v.to_string()),
-                    _ => Err(bad(format!("row {n}: no string field `{k}`"))),
-                }
+                row.get(k)
+                    .and_then(label_text)
+                    .ok_or_else(|| bad(format!("row {n}: no string field `{k}`")))
             };
             map.insert(field(input_key)?, field(label_key)?);
         }

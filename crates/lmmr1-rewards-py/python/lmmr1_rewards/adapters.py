@@ -51,9 +51,9 @@ def _text(completion: Completion) -> str:
     return str(content)
 
 
-def _score(response: str, gold: str, format_weight: float) -> float:
-    """accuracy + format_weight · [format ok] (LMM-R1: format_weight = 0.5)."""
-    s = math_reward(response, str(gold))
+def _total(s: Dict[str, float], format_weight: float) -> float:
+    """accuracy + format_weight · [format ok] (LMM-R1: format_weight = 0.5; ``s["format"]`` is
+    0.5 or 0)."""
     return s["accuracy"] + 2.0 * format_weight * s["format"]
 
 
@@ -66,7 +66,7 @@ def verl_compute_score(
 ) -> float:
     """verl's ``compute_score(data_source, solution_str, ground_truth, extra_info)``: LMM-R1's
     math reward of the decoded response."""
-    return _score(solution_str, ground_truth, format_weight)
+    return _total(math_reward(solution_str, str(ground_truth)), format_weight)
 
 
 def trl_reward(
@@ -81,7 +81,7 @@ def trl_reward(
         raise ValueError("trl_reward needs a `ground_truth` column in the dataset")
     texts = [_text(c) for c in completions]
     scores = math_reward_batch(texts, [str(g) for g in ground_truth])
-    return [s["accuracy"] + 2.0 * format_weight * s["format"] for s in scores]
+    return [_total(s, format_weight) for s in scores]
 
 
 def easyr1_compute_score(

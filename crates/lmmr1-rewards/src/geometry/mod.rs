@@ -38,7 +38,7 @@ use num_traits::Signed;
 use crate::format;
 use crate::lmm_r1::{self, MathScore};
 use crate::math::{self, CompareConfig, Expr, Number};
-use crate::math::{boxed_before, matching_bracket};
+use crate::math::{boxed_before, matching_bracket, tail};
 use crate::{Reward, Score};
 
 mod normalize;
@@ -415,8 +415,8 @@ fn resolve_gold<'a>(answer: &'a str, choices: &'a [String]) -> (Option<usize>, O
 /// Whether the answer string `pred` (bare, boxed or `$`-wrapped, or a response with an
 /// `<answer>` part) answers `gold` against `choices` (empty for free-form answers).
 fn matches_answer(pred: &str, gold: &str, choices: &[String]) -> bool {
-    let pred = tail(pred, math::MAX_INPUT_LEN);
-    let gold = tail(gold, math::MAX_INPUT_LEN);
+    let pred = tail(pred);
+    let gold = tail(gold);
     let candidate = answer_candidate(answer_span(pred).unwrap_or(pred));
     let (gold_index, gold_value) = resolve_gold(gold, choices);
     if let Some(gold_index) = gold_index {
@@ -472,7 +472,7 @@ pub fn geo_choice_equivalent(pred: &str, gold: &str, choices: &[String]) -> bool
 /// last `$…$`, else its text). A response without an `<answer>` tag is read as LMM-R1 reads it:
 /// only a `\boxed{}` or anchored LaTeX answer counts (a stray number in the reasoning does not).
 pub fn geo_accuracy(response: &str, answer: &str, choices: &[String]) -> f64 {
-    let response = tail(response, math::MAX_INPUT_LEN);
+    let response = tail(response);
     let right = if answer_span(response).is_some() {
         matches_answer(response, answer, choices)
     } else {

@@ -67,18 +67,6 @@ pub(super) const TEXT_COMMANDS: [&str; 6] = [
     "\\operatorname",
 ];
 
-/// The last `n` bytes of `s` at most, on a character boundary.
-pub(super) fn tail(s: &str, n: usize) -> &str {
-    if s.len() <= n {
-        return s;
-    }
-    let mut start = s.len() - n;
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
 /// Index of the byte that closes the bracket opened at `open` (`{`…`}` or `(`…`)`).
 pub(super) fn matching(b: &[u8], open: usize) -> Option<usize> {
     matching_bracket(b, open, b.len())
@@ -299,7 +287,7 @@ pub(super) fn strip_one_unit(s: &str, depth: u32) -> Option<String> {
 /// assert_eq!(normalize_geo_answer("108.5 square units"), "108.5");
 /// ```
 pub fn normalize_geo_answer(s: &str) -> String {
-    let s = tail(s, math::MAX_INPUT_LEN).trim();
+    let s = tail(s).trim();
     let mut t = s.replace('$', "");
     for delim in ["\\(", "\\)", "\\[", "\\]"] {
         if t.contains(delim) {

@@ -71,7 +71,9 @@ impl fmt::Display for Answer {
     }
 }
 
-fn tail(s: &str) -> &str {
+/// The last [`MAX_INPUT_LEN`] bytes of `s` at most, on a character boundary (what the
+/// checkers read of an over-long input).
+pub(crate) fn tail(s: &str) -> &str {
     if s.len() <= MAX_INPUT_LEN {
         return s;
     }
